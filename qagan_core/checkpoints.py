@@ -1,0 +1,210 @@
+"""Safe, atomic checkpoints in safetensors format (no pickle anywhere).
+
+Two kinds of file, told apart by the ``format`` metadata entry:
+
+- an *enhancement model* (``qagan-model``): G_H and G_L weights, the
+  architecture config, the encoder identity (kind, source, fingerprint) and
+  training metadata. The frozen encoder is not stored.
+- a *training state* (``qagan-training-state``): all four networks, both
+  optimizers, the step, the training settings and RNG states, for exact resume.
+
+Files are written to a temporary file in the same folder and renamed, so an
+interrupted save never leaves a corrupt file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save
+
+from .encoder import EncoderIdentity, VGGEncoder, resolve_encoder
+from .errors import EncoderWeightsError, ModelFileError
+from .images import atomic_write_bytes
+from .model.config import ARCH_NAME, ModelConfig
+from .model.qagan import QAGAN
+
+MODEL_FORMAT = "qagan-model"
+STATE_FORMAT = "qagan-training-state"
+FORMAT_VERSION = "1"
+
+
+def _prefixed(prefix: str, state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {f"{prefix}.{k}": v.detach().cpu().contiguous().clone() for k, v in state.items()}
+
+
+def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    start = prefix + "."
+    return {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
+
+
+def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
+    """Serialise and write atomically; ``meta`` values are JSON-encoded unless strings."""
+    strmeta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+    path = Path(path)
+    atomic_write_bytes(path, save(tensors, metadata=strmeta))
+    return path
+
+
+def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Read tensors and metadata; any damage becomes a ``ModelFileError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file not found: {path}")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = dict(fh.metadata() or {})
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise ModelFileError(
+            f"cannot read {path}: not a safetensors file, or truncated/corrupt ({exc})"
+        ) from exc
+    return tensors, meta
+
+
+def _check_format(path: Path, meta: dict[str, str], wanted: tuple[str, ...]) -> str:
+    fmt = meta.get("format")
+    if fmt not in (MODEL_FORMAT, STATE_FORMAT):
+        raise ModelFileError(
+            f"{path} is not a QAGAN model (it is a safetensors file without QAGAN metadata, "
+            "e.g. another kind of model)"
+        )
+    if meta.get("arch") != ARCH_NAME:
+        raise ModelFileError(f"{path} was made for architecture {meta.get('arch')!r}, not {ARCH_NAME!r}")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path} has format version {meta.get('format_version')!r}; this package reads "
+            f"version {FORMAT_VERSION}"
+        )
+    if fmt not in wanted:
+        if fmt == MODEL_FORMAT:
+            raise ModelFileError(
+                f"{path} is an enhancement model, not a training state: resuming needs the "
+                "training-state file (*.state.safetensors) saved during training"
+            )
+        raise ModelFileError(f"{path} is a {fmt} file, expected {' or '.join(wanted)}")
+    return fmt
+
+
+def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    wrong = sorted(k for k in own if k in state and tuple(own[k].shape) != tuple(state[k].shape))
+    if missing or unexpected or wrong:
+        detail = (missing or unexpected or wrong)[:3]
+        raise ModelFileError(
+            f"{path} was trained with another architecture: {what} weights do not match "
+            f"(e.g. {detail})"
+        )
+    module.load_state_dict(state)
+
+
+def encoder_for(
+    identity: dict[str, str],
+    models_dir: str | os.PathLike | None = None,
+    encoder_weights: str | None = None,
+    allow_download: bool = True,
+) -> VGGEncoder:
+    """Rebuild the encoder a model was trained with and check its fingerprint."""
+    kind = identity.get("kind", "")
+    if encoder_weights is None:
+        encoder_weights = "random" if kind == "random" else "pretrained"
+        if kind == "file" and models_dir is not None:
+            candidate = Path(models_dir) / identity.get("source", "")
+            if candidate.is_file():
+                encoder_weights = str(candidate)
+    try:
+        encoder = resolve_encoder(encoder_weights, models_dir, allow_download)
+    except EncoderWeightsError as exc:
+        name = identity.get("source", "vgg19-dcbb9e9d.pth")
+        raise EncoderWeightsError(
+            f"this model needs the VGG-19 encoder weights it was trained with ({name}, "
+            f"fingerprint {identity.get('fingerprint')}): {exc}"
+        ) from exc
+    want = identity.get("fingerprint")
+    if want and encoder.identity.fingerprint != want:
+        raise EncoderWeightsError(
+            f"the encoder weights found ({encoder.identity.source}, fingerprint "
+            f"{encoder.identity.fingerprint}) are not the ones this model was trained with "
+            f"({identity.get('source')}, fingerprint {want}); put that file into the models folder"
+        )
+    return encoder
+
+
+def identity_dict(identity: EncoderIdentity) -> dict[str, str]:
+    return {"kind": identity.kind, "source": identity.source, "fingerprint": identity.fingerprint}
+
+
+def save_model(model: QAGAN, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Write an enhancement model (G_H + G_L + metadata) atomically."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise ModelFileError(f"not overwriting existing file {path}")
+    tensors = {**_prefixed("g_h", model.g_h.state_dict()), **_prefixed("g_l", model.g_l.state_dict())}
+    meta = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": ARCH_NAME,
+        "config": model.config.to_dict(),
+        "encoder": identity_dict(model.encoder.identity),
+        "random_encoder": "true" if model.encoder.identity.is_random else "false",
+        "training": model.info.get("training", {}),
+    }
+    return write_safetensors(path, tensors, meta)
+
+
+def _json(meta: dict[str, str], key: str, path: Path) -> Any:
+    try:
+        return json.loads(meta[key])
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise ModelFileError(f"{path} has damaged QAGAN metadata ({key!r})") from exc
+
+
+def load_model(
+    path: str | os.PathLike,
+    models_dir: str | os.PathLike | None = None,
+    device: str | torch.device | None = None,
+    encoder_weights: str | None = None,
+    allow_download: bool = True,
+    encoder: VGGEncoder | None = None,
+) -> QAGAN:
+    """Load an enhancement model (or the generators of a training state), ready for inference.
+
+    The encoder is rebuilt from the identity recorded in the file: the seeded
+    random encoder, or the pretrained weights found in ``models_dir`` /
+    torchvision's cache; ``encoder_weights`` names a file explicitly. Pass an
+    already-built ``encoder`` to share one between models (its fingerprint is checked).
+    """
+    path = Path(path)
+    tensors, meta = read_safetensors(path)
+    _check_format(path, meta, (MODEL_FORMAT, STATE_FORMAT))
+    config = ModelConfig.from_dict(_json(meta, "config", path))
+    identity = _json(meta, "encoder", path)
+    if encoder is None or encoder.identity.fingerprint != identity.get("fingerprint"):
+        encoder = encoder_for(identity, models_dir, encoder_weights, allow_download)
+    info = {"training": _json(meta, "training", path), "source": str(path)}
+    model = QAGAN(config, encoder, info)
+    _load_module(model.g_h, _unprefixed("g_h", tensors), "G_H", path)
+    _load_module(model.g_l, _unprefixed("g_l", tensors), "G_L", path)
+    model.eval()
+    if device is not None:
+        model.to(device)
+    return model
+
+
+def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The metadata of a model or training-state file, without building networks."""
+    path = Path(path)
+    _, meta = read_safetensors(path)
+    fmt = _check_format(path, meta, (MODEL_FORMAT, STATE_FORMAT))
+    out: dict[str, Any] = {"format": fmt}
+    for key in ("config", "encoder", "training"):
+        if key in meta:
+            out[key] = _json(meta, key, path)
+    return out

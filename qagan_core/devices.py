@@ -1,0 +1,26 @@
+"""Device choice: CUDA, then Apple MPS, then CPU, unless the caller names one."""
+
+from __future__ import annotations
+
+import torch
+
+from .errors import QAGANError
+
+
+def pick_device(name: str | torch.device | None = "auto") -> torch.device:
+    if isinstance(name, torch.device):
+        return name
+    if name in (None, "", "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError as exc:
+        raise QAGANError(f"unknown device {name!r} (use auto, cpu, cuda, cuda:N or mps)") from exc
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise QAGANError(f"device {name!r} requested but CUDA is not available")
+    return device

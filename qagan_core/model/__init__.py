@@ -1,0 +1,26 @@
+"""QAGAN networks: QAM, the two generators, the discriminator and the losses."""
+
+from .config import ARCH_NAME, ModelConfig
+from .discriminator import MultiScaleDiscriminator
+from .generators import GeneratorH, GeneratorL, apply_curve, crop_to, pad_to_multiple
+from .losses import cycle_loss, rahinge_d_loss, rahinge_g_loss
+from .qagan import QAGAN
+from .qam import QualityAttention, adain, channel_stats
+
+__all__ = [
+    "ARCH_NAME",
+    "GeneratorH",
+    "GeneratorL",
+    "ModelConfig",
+    "MultiScaleDiscriminator",
+    "QAGAN",
+    "QualityAttention",
+    "adain",
+    "apply_curve",
+    "channel_stats",
+    "crop_to",
+    "cycle_loss",
+    "pad_to_multiple",
+    "rahinge_d_loss",
+    "rahinge_g_loss",
+]

@@ -1,0 +1,31 @@
+"""Losses (paper §3.3): relativistic average hinge (eqs. 6-7) and VGG cycle loss (eq. 8).
+
+Each discriminator returns several score maps (one per scale). The averages
+E[D(.)] in eqs. 6-7 are taken over the batch and all positions of a map; the
+loss of a discriminator is the mean over its scales.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def _rahinge(good: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+    """E[max(0, 1 - (good - E bad))] + E[max(0, 1 + (bad - E good))]."""
+    return F.relu(1.0 - (good - bad.mean())).mean() + F.relu(1.0 + (bad - good.mean())).mean()
+
+
+def rahinge_d_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """Eqs. 6/7, the discriminator's side: real should score above fake."""
+    return torch.stack([_rahinge(r, f) for r, f in zip(real, fake, strict=True)]).mean()
+
+
+def rahinge_g_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+    """Eqs. 6/7 with the roles swapped, the generator's side: fake should score above real."""
+    return torch.stack([_rahinge(f, r) for r, f in zip(real, fake, strict=True)]).mean()
+
+
+def cycle_loss(feats: list[torch.Tensor], feats_rec: list[torch.Tensor]) -> torch.Tensor:
+    """Eq. 8 for one direction: (1/J) sum_j mean squared error of phi_j(I) and phi_j(I^)."""
+    return torch.stack([F.mse_loss(b, a) for a, b in zip(feats, feats_rec, strict=True)]).mean()

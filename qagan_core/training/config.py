@@ -1,0 +1,88 @@
+"""Training settings; the defaults are the paper's (§4.2)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from ..model.config import ModelConfig
+
+
+@dataclass
+class TrainConfig:
+    """Everything a training run needs; all fields are JSON-serialisable.
+
+    Paper §4.2: Adam(lr 1e-4, betas 0.5/0.999) for G and D, batch 12, 150
+    epochs with the learning rate constant for the first half and decayed
+    linearly to zero over the second, 256 crops resized to 128, lambda_cc = 2.
+    An epoch is ceil(max(#low, #high) / batch_size) steps. ``steps`` overrides
+    ``epochs`` when set.
+    """
+
+    low_dir: str = ""
+    high_dir: str = ""
+    steps: int | None = None
+    epochs: int = 150
+    batch_size: int = 12
+    lr_g: float = 1e-4
+    lr_d: float = 1e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lambda_cc: float = 2.0
+    load_size: int = 512
+    crop_size: int = 256
+    train_size: int = 128
+    flip: bool = True
+    seed: int = 0
+    encoder_weights: str = "pretrained"
+    models_dir: str | None = None
+    device: str = "auto"
+    amp: bool = False
+    preview_every: int = 0
+    save_every: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+
+    def total_steps(self, n_low: int, n_high: int) -> int:
+        if self.steps is not None:
+            return int(self.steps)
+        per_epoch = math.ceil(max(n_low, n_high) / self.batch_size)
+        return int(self.epochs * per_epoch)
+
+    def to_dict(self) -> dict:
+        data = dataclasses.asdict(self)
+        data["model"] = self.model.to_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        data = dict(data)
+        model = ModelConfig.from_dict(data.pop("model", {}))
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(model=model, **{k: v for k, v in data.items() if k in known})
+
+    def validate(self) -> None:
+        from ..errors import QAGANError
+
+        checks = [
+            (self.batch_size >= 1, "batch_size must be at least 1"),
+            (self.steps is None or self.steps >= 1, "steps must be at least 1"),
+            (self.epochs >= 1, "epochs must be at least 1"),
+            (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
+            (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
+            (self.train_size >= 16 and self.train_size % 16 == 0,
+             "train_size must be a multiple of 16 (at least 16)"),
+            (self.crop_size >= self.train_size, "crop_size must be >= train_size"),
+            (self.load_size >= self.crop_size, "load_size must be >= crop_size"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise QAGANError(f"invalid training settings: {message}")
+
+
+def lr_factor(step: int, total: int) -> float:
+    """Constant for the first half of training, then linear decay to zero (§4.2)."""
+    half = total // 2
+    if step < half:
+        return 1.0
+    return max(0.0, (total - step) / max(1, total - half))

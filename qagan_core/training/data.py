@@ -1,0 +1,146 @@
+"""Unpaired training data: two folders of photos, sampled independently.
+
+Each step draws a random low-quality and a random high-quality image per batch
+slot (the domains are re-paired at random every step). A sample is the photo
+resized so its long side is at most ``load_size`` (upscaled so its short side
+reaches ``crop_size`` if smaller), a random ``crop_size`` square, resized to
+``train_size``, and a random horizontal flip.
+
+Unreadable files are skipped with a warning and counted; a folder with no
+readable image is an error naming it.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from ..errors import DataError
+from ..images import IMAGE_EXTENSIONS, list_images, open_image, pil_to_tensor
+
+log = logging.getLogger("qagan")
+
+
+@dataclass
+class SampleSpec:
+    load_size: int = 512
+    crop_size: int = 256
+    train_size: int = 128
+    flip: bool = True
+
+
+@dataclass
+class ImageFolder:
+    """A folder of training photos with a bounded in-memory cache of decoded images."""
+
+    folder: Path
+    spec: SampleSpec
+    cache_bytes: int = 1 << 30
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
+    _cached_bytes: int = 0
+
+    def __post_init__(self) -> None:
+        self.folder = Path(self.folder)
+        candidates = list_images(self.folder)
+        if not candidates:
+            raise DataError(
+                f"no images in folder {self.folder} (looked for {', '.join(IMAGE_EXTENSIONS)}, "
+                "in subfolders too)"
+            )
+        for path in candidates:
+            try:
+                with Image.open(path) as img:
+                    img.verify()
+                self.files.append(path)
+            except Exception as exc:  # not an image, corrupt header/CRC
+                self._skip(path, str(exc) or type(exc).__name__)
+        self._require_files()
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def _skip(self, path: Path, reason: str) -> None:
+        self.skipped.append((path, reason))
+        log.warning("skipping unreadable image %s: %s", path, reason)
+
+    def _require_files(self) -> None:
+        if not self.files:
+            raise DataError(
+                f"no readable images in folder {self.folder} ({len(self.skipped)} file(s) skipped "
+                "as unreadable)"
+            )
+
+    def _decode(self, index: int) -> np.ndarray:
+        if index in self._cache:
+            return self._cache[index]
+        s = self.spec
+        img = open_image(self.files[index], max_side=s.load_size)
+        arr = pil_to_tensor(img)
+        h, w = arr.shape[1:]
+        scale = min(1.0, s.load_size / max(h, w))
+        scale = max(scale, s.crop_size / min(h, w))
+        if scale != 1.0:
+            size = (max(s.crop_size, round(h * scale)), max(s.crop_size, round(w * scale)))
+            arr = F.interpolate(arr[None], size=size, mode="bilinear", antialias=scale < 1,
+                                align_corners=False)[0].clamp(0, 1)
+        out = (arr * 255).round().to(torch.uint8).numpy()
+        if self._cached_bytes + out.nbytes <= self.cache_bytes:
+            self._cache[index] = out
+            self._cached_bytes += out.nbytes
+        return out
+
+    def sample(self, rng: random.Random) -> torch.Tensor:
+        """One training sample ``[3, train_size, train_size]`` in 0..1."""
+        s = self.spec
+        while True:
+            index = rng.randrange(len(self.files))
+            try:
+                arr = self._decode(index)
+                break
+            except DataError as exc:  # truncated file found at decode time
+                path = self.files.pop(index)
+                self._cache = {}  # indices shifted
+                self._cached_bytes = 0
+                self._skip(path, str(exc))
+                self._require_files()
+        _, h, w = arr.shape
+        top = rng.randrange(h - s.crop_size + 1)
+        left = rng.randrange(w - s.crop_size + 1)
+        flip = s.flip and rng.random() < 0.5
+        crop = torch.from_numpy(arr[:, top : top + s.crop_size, left : left + s.crop_size].copy())
+        x = crop.float() / 255.0
+        if s.crop_size != s.train_size:
+            x = F.interpolate(x[None], size=(s.train_size, s.train_size), mode="bilinear",
+                              antialias=s.train_size < s.crop_size, align_corners=False)[0]
+        if flip:
+            x = x.flip(-1)
+        return x.clamp(0, 1)
+
+    def batch(self, rng: random.Random, size: int) -> torch.Tensor:
+        return torch.stack([self.sample(rng) for _ in range(size)])
+
+    def first_image(self, max_side: int = 256) -> torch.Tensor:
+        """The first readable image, downscaled: a fixed sample for previews."""
+        for path in list(self.files):
+            try:
+                x = pil_to_tensor(open_image(path, max_side=max_side))
+            except DataError:
+                continue
+            h, w = x.shape[1:]
+            scale = min(1.0, max_side / max(h, w))
+            if scale < 1:
+                size = (max(16, round(h * scale)), max(16, round(w * scale)))
+                x = F.interpolate(x[None], size=size, mode="bilinear", antialias=True,
+                                  align_corners=False)[0].clamp(0, 1)
+            return x
+        self._require_files()
+        raise DataError(f"no readable images in folder {self.folder}")

@@ -1,0 +1,364 @@
+"""The QAGAN training engine (paper §3.3 losses, §4.2 schedule).
+
+One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
+
+    I~_H = G_H(I_L)             I~_L = G_L(I_H | I_L)       (I_L is G_L's QAM reference)
+    I^_L = G_L(I~_H | I_L)      I^_H = G_H(I~_L)
+    L_G  = L_adv^H + L_adv^L + lambda_cc (L_cc^L + L_cc^H)     (eq. 9, G side of eqs. 6-7)
+    L_D  = RaHinge(D_H; I_H, I~_H) + RaHinge(D_L; I_L, I~_L)   (eqs. 6-7)
+
+The encoder is frozen; G and D are updated with Adam, alternately.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..checkpoints import (
+    FORMAT_VERSION,
+    STATE_FORMAT,
+    _check_format,
+    _json,
+    _load_module,
+    _prefixed,
+    _unprefixed,
+    encoder_for,
+    identity_dict,
+    read_safetensors,
+    save_model,
+    write_safetensors,
+)
+from ..devices import pick_device
+from ..encoder import VGGEncoder, resolve_encoder
+from ..errors import Cancelled, TrainingDiverged
+from ..model import (
+    ARCH_NAME,
+    QAGAN,
+    MultiScaleDiscriminator,
+    cycle_loss,
+    rahinge_d_loss,
+    rahinge_g_loss,
+)
+from .config import TrainConfig, lr_factor
+from .data import ImageFolder, SampleSpec
+
+log = logging.getLogger("qagan")
+
+
+@dataclass
+class Progress:
+    """What a progress callback receives after every step."""
+
+    step: int
+    total: int
+    losses: dict[str, float]
+    lr_g: float
+    lr_d: float
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    history: list[dict[str, float]] = field(default_factory=list)
+    model_path: Path | None = None
+    state_path: Path | None = None
+
+
+class Trainer:
+    """Trains QAGAN on two folders; resumable, cancellable, observable.
+
+    ``model_path`` / ``state_path``: where the enhancement model and the
+    training state are written at every ``save_every`` steps, at the end, and
+    when the run is cancelled. Callbacks: ``on_progress(Progress)`` every step,
+    ``on_preview(step, image)`` every ``preview_every`` steps with a fixed
+    low-quality sample enhanced by the current G_H, ``should_stop()`` polled
+    between steps.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        encoder: VGGEncoder | None = None,
+        model_path: str | Path | None = None,
+        state_path: str | Path | None = None,
+    ) -> None:
+        config.validate()
+        self.config = config
+        self.device = pick_device(config.device)
+        self.model_path = Path(model_path) if model_path else None
+        self.state_path = Path(state_path) if state_path else None
+        spec = SampleSpec(config.load_size, config.crop_size, config.train_size, config.flip)
+        self.low = ImageFolder(Path(config.low_dir), spec)
+        self.high = ImageFolder(Path(config.high_dir), spec)
+        self.total_steps = config.total_steps(len(self.low), len(self.high))
+        if encoder is None:
+            encoder = resolve_encoder(config.encoder_weights, config.models_dir)
+        if encoder.identity.is_random:
+            log.warning(
+                "training with a RANDOMLY INITIALISED encoder (testing only): the model will "
+                "enhance far worse than with the pretrained VGG-19 weights"
+            )
+        torch.manual_seed(config.seed)
+        self.model = QAGAN(config.model, encoder).to(self.device)
+        self.d_h = MultiScaleDiscriminator(config.model.d_channels, config.model.spectral_norm).to(self.device)
+        self.d_l = MultiScaleDiscriminator(config.model.d_channels, config.model.spectral_norm).to(self.device)
+        g_params = list(self.model.g_h.parameters()) + list(self.model.g_l.parameters())
+        d_params = list(self.d_h.parameters()) + list(self.d_l.parameters())
+        betas = (config.beta1, config.beta2)
+        self.opt_g = torch.optim.Adam(g_params, lr=config.lr_g, betas=betas)
+        self.opt_d = torch.optim.Adam(d_params, lr=config.lr_d, betas=betas)
+        self.use_amp = bool(config.amp and self.device.type == "cuda")
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
+        self.rng = random.Random(config.seed)
+        self.step = 0
+        self.history: list[dict[str, float]] = []
+        self._preview_input = self.low.first_image(256) if config.preview_every else None
+
+    # ----------------------------------------------------------------- one step
+    @property
+    def encoder(self) -> VGGEncoder:
+        return self.model.encoder
+
+    def _set_lr(self) -> tuple[float, float]:
+        f = lr_factor(self.step, self.total_steps)
+        lr_g, lr_d = self.config.lr_g * f, self.config.lr_d * f
+        for group in self.opt_g.param_groups:
+            group["lr"] = lr_g
+        for group in self.opt_d.param_groups:
+            group["lr"] = lr_d
+        return lr_g, lr_d
+
+    def train_step(self) -> dict[str, float]:
+        """One generator update and one discriminator update; returns the losses."""
+        cfg = self.config
+        lr_g, lr_d = self._set_lr()
+        real_l = self.low.batch(self.rng, cfg.batch_size).to(self.device)
+        real_h = self.high.batch(self.rng, cfg.batch_size).to(self.device)
+        enc, g_h, g_l = self.encoder, self.model.g_h, self.model.g_l
+        self.model.g_h.train()
+        self.model.g_l.train()
+        autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp)
+
+        with autocast:
+            with torch.no_grad():
+                f_l, f_h = enc(real_l), enc(real_h)
+            fake_h = g_h(real_l, f_l, self.model.global_transform(real_l, f_l))
+            f_fake_h = enc(fake_h)
+            rec_l = g_l(fake_h, f_fake_h, f_l)
+            fake_l = g_l(real_h, f_h, f_l)
+            f_fake_l = enc(fake_l)
+            rec_h = g_h(fake_l, f_fake_l, self.model.global_transform(fake_l, f_fake_l))
+            cc_l = cycle_loss(f_l, enc(rec_l))
+            cc_h = cycle_loss(f_h, enc(rec_h))
+            self.d_h.requires_grad_(False)
+            self.d_l.requires_grad_(False)
+            with torch.no_grad():
+                d_real_h, d_real_l = self.d_h(real_h), self.d_l(real_l)
+            adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h))
+            adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l))
+            loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
+        self._check_finite("generator", loss_g)
+        self.opt_g.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_g).backward()
+        self.scaler.step(self.opt_g)
+
+        self.d_h.requires_grad_(True)
+        self.d_l.requires_grad_(True)
+        with autocast:
+            loss_d_h = rahinge_d_loss(self.d_h(real_h), self.d_h(fake_h.detach()))
+            loss_d_l = rahinge_d_loss(self.d_l(real_l), self.d_l(fake_l.detach()))
+            loss_d = loss_d_h + loss_d_l
+        self._check_finite("discriminator", loss_d)
+        self.opt_d.zero_grad(set_to_none=True)
+        self.scaler.scale(loss_d).backward()
+        self.scaler.step(self.opt_d)
+        self.scaler.update()
+
+        self.step += 1
+        losses = {
+            "loss_g": float(loss_g.detach()),
+            "adv_h": float(adv_h.detach()),
+            "adv_l": float(adv_l.detach()),
+            "cycle": float((cc_l + cc_h).detach()),
+            "loss_d_h": float(loss_d_h),
+            "loss_d_l": float(loss_d_l),
+        }
+        self.history.append({"step": self.step, **losses, "lr_g": lr_g, "lr_d": lr_d})
+        return losses
+
+    def _check_finite(self, which: str, loss: torch.Tensor) -> None:
+        if not math.isfinite(float(loss.detach())):
+            kept = self.state_path if self.state_path and self.state_path.exists() else None
+            where = f"; the last good checkpoint is kept at {kept}" if kept else ""
+            raise TrainingDiverged(
+                f"training diverged at step {self.step + 1}: the {which} loss became "
+                f"{float(loss.detach())} (try a lower learning rate){where}"
+            )
+
+    # -------------------------------------------------------------- the loop
+    def run(
+        self,
+        on_progress: Callable[[Progress], None] | None = None,
+        on_preview: Callable[[int, torch.Tensor], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> TrainResult:
+        """Train up to ``total_steps``; saves at intervals, at the end and on cancel."""
+        cfg = self.config
+        while self.step < self.total_steps:
+            if should_stop is not None and should_stop():
+                saved = self.save()
+                where = f"; progress saved to {saved}" if saved else ""
+                raise Cancelled(f"training cancelled at step {self.step}/{self.total_steps}{where}")
+            losses = self.train_step()
+            if on_progress is not None:
+                lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
+                on_progress(Progress(self.step, self.total_steps, losses, *lr))
+            if on_preview is not None and cfg.preview_every and self.step % cfg.preview_every == 0:
+                on_preview(self.step, self.preview())
+            if cfg.save_every and self.step % cfg.save_every == 0 and self.step < self.total_steps:
+                self.save()
+        self.save()
+        return TrainResult(self.step, self.history, self.model_path, self.state_path)
+
+    @torch.no_grad()
+    def preview(self) -> torch.Tensor:
+        """The fixed low-quality sample enhanced by the current G_H, ``[3, H, W]``."""
+        x = self._preview_input
+        if x is None:
+            x = self.low.first_image(256)
+            self._preview_input = x
+        self.model.g_h.eval()
+        y = self.model.enhance_tensor(x[None].to(self.device))[0].clamp(0, 1).cpu()
+        self.model.g_h.train()
+        return y
+
+    # ------------------------------------------------------------ checkpoints
+    def training_info(self) -> dict:
+        cfg = self.config
+        return {
+            "steps": self.step,
+            "total_steps": self.total_steps,
+            "batch_size": cfg.batch_size,
+            "lambda_cc": cfg.lambda_cc,
+            "train_size": cfg.train_size,
+            "crop_size": cfg.crop_size,
+            "n_low": len(self.low),
+            "n_high": len(self.high),
+            "skipped_low": len(self.low.skipped),
+            "skipped_high": len(self.high.skipped),
+            "seed": cfg.seed,
+            "random_encoder": self.encoder.identity.is_random,
+            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def export_model(self) -> QAGAN:
+        """A copy of the current generators as an enhancement model (in eval mode)."""
+        model = QAGAN(self.config.model, self.encoder, {"training": self.training_info()})
+        model.g_h.load_state_dict(self.model.g_h.state_dict())
+        model.g_l.load_state_dict(self.model.g_l.state_dict())
+        return model.to(self.device).eval()
+
+    def save(self) -> Path | None:
+        """Write the model and the training state where configured; returns the state path."""
+        if self.model_path is not None:
+            save_model(self.export_model(), self.model_path, overwrite=True)
+        if self.state_path is not None:
+            self.save_state(self.state_path)
+        return self.state_path or self.model_path
+
+    def save_state(self, path: str | Path) -> Path:
+        tensors: dict[str, torch.Tensor] = {}
+        for name, module in (("g_h", self.model.g_h), ("g_l", self.model.g_l),
+                             ("d_h", self.d_h), ("d_l", self.d_l)):
+            tensors.update(_prefixed(name, module.state_dict()))
+        groups = {}
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            sd = opt.state_dict()
+            for pid, pstate in sd["state"].items():
+                for key, value in pstate.items():
+                    tensors[f"{name}.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
+            groups[name] = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
+        tensors["rng.torch"] = torch.get_rng_state()
+        if torch.cuda.is_available():
+            for i, state in enumerate(torch.cuda.get_rng_state_all()):
+                tensors[f"rng.cuda.{i}"] = state
+        tensors["scaler.scale"] = torch.tensor([self.scaler.get_scale() if self.use_amp else 1.0])
+        meta = {
+            "format": STATE_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "arch": ARCH_NAME,
+            "config": self.config.model.to_dict(),
+            "encoder": identity_dict(self.encoder.identity),
+            "random_encoder": "true" if self.encoder.identity.is_random else "false",
+            "training": self.training_info(),
+            "train_config": self.config.to_dict(),
+            "step": self.step,
+            "param_groups": groups,
+            "rng_python": list(self.rng.getstate()),
+            "history": self.history[-10000:],
+        }
+        return write_safetensors(path, tensors, meta)
+
+    def load_state(self, path: str | Path) -> None:
+        """Continue exactly where a saved training state left off."""
+        path = Path(path)
+        tensors, meta = read_safetensors(path)
+        _check_format(path, meta, (STATE_FORMAT,))
+        for name, module, what in (("g_h", self.model.g_h, "G_H"), ("g_l", self.model.g_l, "G_L"),
+                                   ("d_h", self.d_h, "D_H"), ("d_l", self.d_l, "D_L")):
+            _load_module(module, _unprefixed(name, tensors), what, path)
+        groups = _json(meta, "param_groups", path)
+        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
+            state: dict[int, dict[str, torch.Tensor]] = {}
+            for key, value in _unprefixed(name, tensors).items():
+                pid, field_name = key.split(".", 1)
+                state.setdefault(int(pid), {})[field_name] = value
+            for g in groups[name]:
+                g["betas"] = tuple(g["betas"])
+            opt.load_state_dict({"state": state, "param_groups": groups[name]})
+        torch.set_rng_state(tensors["rng.torch"])
+        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+        if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(cuda_states)
+        if self.use_amp:
+            self.scaler.update(float(tensors["scaler.scale"][0]))
+        rng_state = _json(meta, "rng_python", path)
+        self.rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
+        self.step = int(_json(meta, "step", path))
+        self.history = list(_json(meta, "history", path))
+        log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
+
+    @classmethod
+    def resume(
+        cls,
+        path: str | Path,
+        overrides: dict | None = None,
+        encoder: VGGEncoder | None = None,
+        model_path: str | Path | None = None,
+        state_path: str | Path | None = None,
+    ) -> Trainer:
+        """A trainer rebuilt from a training state (settings from the file, ``overrides`` on top)."""
+        path = Path(path)
+        _, meta = read_safetensors(path)
+        _check_format(path, meta, (STATE_FORMAT,))
+        data = _json(meta, "train_config", path)
+        data.update(overrides or {})
+        config = TrainConfig.from_dict(data)
+        if encoder is None:
+            encoder = encoder_for(_json(meta, "encoder", path), config.models_dir)
+        trainer = cls(config, encoder, model_path, state_path or path)
+        trainer.load_state(path)
+        return trainer
+
+
+def history_json(history: list[dict[str, float]]) -> str:
+    return json.dumps(history)
