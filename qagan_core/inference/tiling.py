@@ -1,8 +1,21 @@
 """Tiled processing: run a network on overlapping tiles and blend them.
 
-Tiles overlap by ``overlap`` pixels on each side; each tile's output is
-weighted by a ramp that rises linearly over the overlap, so seams blend
-smoothly and the weights sum to one everywhere.
+Geometry (per axis). The image is first padded to a multiple of ``align``
+(16, the encoder's total down-sampling) exactly as an untiled pass pads it, and
+tile sizes, strides and start offsets are multiples of ``align`` as well, so
+every tile sees the same max-pooling grid as the untiled pass. Adjacent tiles
+share a band of ``2 * overlap`` pixels (stride = ``tile - 2 * overlap``).
+
+Blending. A tile's outputs near its edges are wrong (the network sees zero
+padding instead of the neighbouring pixels), so each tile's weight along an
+axis is ``clamp((d - overlap / 2) / overlap, 0, 1)`` where ``d`` is the
+distance to its nearest edge that is not an image border: the outermost
+``overlap / 2`` pixels are discarded and the next ``overlap`` pixels are
+cross-faded linearly with the neighbour (the two ramps sum to one). Every kept
+pixel therefore has at least ``overlap / 2`` pixels of real context, and every
+fully weighted pixel at least ``1.5 * overlap``. The output is divided by the
+summed weights, which also covers the last tile (aligned to the image end,
+with a larger overlap).
 """
 
 from __future__ import annotations
@@ -10,27 +23,41 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
+
+ALIGN = 16
+MIN_TILE = 64
 
 
-def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
-    """Start offsets covering ``length`` with tiles of ``tile`` overlapping by ``overlap``."""
+def round_down(value: int, multiple: int) -> int:
+    return (value // multiple) * multiple
+
+
+def tile_starts(length: int, tile: int, overlap: int, align: int = 1) -> list[int]:
+    """Start offsets covering ``length`` with tiles of ``tile`` sharing ``2 * overlap`` pixels.
+
+    With ``align`` > 1 (and ``tile``, ``length`` multiples of it), every start is a
+    multiple of ``align``.
+    """
     if length <= tile:
         return [0]
-    stride = max(1, tile - 2 * overlap)
+    stride = max(align, round_down(tile - 2 * overlap, align))
     starts = list(range(0, length - tile, stride))
     starts.append(length - tile)
     return sorted(set(starts))
 
 
-def _ramp(length: int, overlap: int, at_start: bool, at_end: bool, device, dtype) -> torch.Tensor:
-    w = torch.ones(length, device=device, dtype=dtype)
+def _axis_weight(length: int, overlap: int, at_start: bool, at_end: bool, device, dtype) -> torch.Tensor:
+    """Blend weight along one axis of a tile (see the module docstring)."""
+    d = torch.arange(length, device=device, dtype=torch.float32) + 0.5
+    w = torch.ones(length, device=device, dtype=torch.float32)
     if overlap > 0:
-        ramp = (torch.arange(overlap, device=device, dtype=dtype) + 0.5) / overlap
+        ramp_in = ((d - overlap / 2) / overlap).clamp(0, 1)
         if not at_start:
-            w[:overlap] = ramp
+            w = torch.minimum(w, ramp_in)
         if not at_end:
-            w[-overlap:] = torch.minimum(w[-overlap:], ramp.flip(0))
-    return w
+            w = torch.minimum(w, ramp_in.flip(0))
+    return w.to(dtype)
 
 
 def tiled_apply(
@@ -39,26 +66,40 @@ def tiled_apply(
     tile: int,
     overlap: int,
     on_tile: Callable[[int, int], None] | None = None,
+    align: int = ALIGN,
 ) -> torch.Tensor:
-    """Apply ``fn`` (``[B,C,h,w] -> [B,C',h,w]``) to ``x`` tile by tile and blend."""
+    """Apply ``fn`` (``[B,C,h,w] -> [B,C',h,w]``) to ``x`` tile by tile and blend.
+
+    ``tile`` is rounded down to a multiple of ``align`` (at least ``MIN_TILE``)
+    and ``overlap`` is limited to a quarter of the tile, so tiles always advance
+    and every pixel gets a positive weight.
+    """
     b, _, h, w = x.shape
-    th, tw = min(tile, h), min(tile, w)
-    ys, xs = tile_starts(h, th, overlap), tile_starts(w, tw, overlap)
+    ph, pw = (-h) % align, (-w) % align
+    if ph or pw:
+        mode = "reflect" if ph < h and pw < w else "replicate"
+        x = F.pad(x, (0, pw, 0, ph), mode=mode)
+    hp, wp = h + ph, w + pw
+    tile = max(MIN_TILE, round_down(tile, align))
+    overlap = max(0, min(overlap, tile // 4))
+    th, tw = min(tile, hp), min(tile, wp)
+    ys, xs = tile_starts(hp, th, overlap, align), tile_starts(wp, tw, overlap, align)
     out: torch.Tensor | None = None
-    weight = torch.zeros(1, 1, h, w, device=x.device, dtype=x.dtype)
+    weight = torch.zeros(1, 1, hp, wp, device=x.device, dtype=torch.float32)
     count, total = 0, len(ys) * len(xs)
     for y0 in ys:
-        wy = _ramp(th, min(overlap, th // 2), y0 == 0, y0 + th >= h, x.device, x.dtype)
+        wy = _axis_weight(th, overlap, y0 == 0, y0 + th >= hp, x.device, torch.float32)
         for x0 in xs:
-            wx = _ramp(tw, min(overlap, tw // 2), x0 == 0, x0 + tw >= w, x.device, x.dtype)
+            wx = _axis_weight(tw, overlap, x0 == 0, x0 + tw >= wp, x.device, torch.float32)
             piece = fn(x[:, :, y0 : y0 + th, x0 : x0 + tw])
             if out is None:
-                out = torch.zeros(b, piece.shape[1], h, w, device=x.device, dtype=piece.dtype)
+                out = torch.zeros(b, piece.shape[1], hp, wp, device=x.device, dtype=torch.float32)
             m = (wy[:, None] * wx[None, :])[None, None]
-            out[:, :, y0 : y0 + th, x0 : x0 + tw] += piece * m
+            out[:, :, y0 : y0 + th, x0 : x0 + tw] += piece.float() * m
             weight[:, :, y0 : y0 + th, x0 : x0 + tw] += m
             count += 1
             if on_tile is not None:
                 on_tile(count, total)
     assert out is not None
-    return out / weight
+    out /= weight
+    return out[:, :, :h, :w]

@@ -151,8 +151,11 @@ class GeneratorH(nn.Module):
         if self.curve is not None:
             if transform is None:
                 raise ValueError("G_H with global_curve needs the global transform")
-            base = apply_curve(x, *transform)
-        return base + delta
+            # The pointwise colour transform stays in float32 under autocast: it
+            # carries the whole image, and 16-bit rounding there would show.
+            with torch.autocast(x.device.type, enabled=False):
+                base = apply_curve(x.float(), *(t.float() for t in transform))
+        return base + delta.to(base.dtype)
 
 
 class GeneratorL(nn.Module):
