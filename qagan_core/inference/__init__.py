@@ -1,6 +1,6 @@
-"""Inference: enhancement, degradation and tiled processing."""
+"""Inference: enhancement (exact, tiled or fast full-resolution), degradation, tiling."""
 
-from .enhance import degrade, enhance, enhance_one
+from .enhance import MODES, degrade, enhance, enhance_one, resolve_mode
 from .tiling import tiled_apply
 
-__all__ = ["degrade", "enhance", "enhance_one", "tiled_apply"]
+__all__ = ["MODES", "degrade", "enhance", "enhance_one", "resolve_mode", "tiled_apply"]
