@@ -1,0 +1,239 @@
+"""Speed and memory benchmarks for full-resolution enhancement and training (issue 4).
+
+Every case runs in its own child process, so its peak resident memory
+(``ru_maxrss``) is its own. Usage::
+
+    python benchmarks/speed.py --photos DIR [--cases a,b,...] [--json out.json]
+
+``--photos``: a folder of photos; the first is upscaled to 4000x3000 (12 MP)
+for the full-resolution cases and the first four are used at their own size
+for the fast-vs-exact fidelity check; without it a synthetic image is used.
+Models use the seeded RANDOM encoder with G_H perturbed deterministically (no
+pretrained weights needed): speed and memory do not depend on the weights;
+fidelity figures are for this network, not a trained one.
+
+Cases:
+- ``naive512``/``batch1_512``/``batch8_512``: images per second at 512x512.
+  Naive = same model, float32, NCHW, ``torch.no_grad``, one image per call,
+  no tiling; the others go through ``enhance`` (inference mode, channels-last,
+  batching).
+- ``naive_full``: the naive pass on the largest image that fits (``--naive-size``).
+- ``exact12``/``fast12``: one 12 MP photo through ``enhance(mode=...)``.
+- ``bf16``: PSNR of bfloat16-autocast output against float32 (512x512).
+- ``fidelity``: PSNR of fast against exact mode on photos at their own size,
+  working size = long side / 4 (the 12 MP / 1024 ratio).
+- ``train_paper``/``train_ci``: seconds per training step (paper: batch 12,
+  256 crops resized to 128; CI-sized: batch 2, 64 crops at 64), averaged over
+  ``--train-steps`` steps (after one warm-up step for the CI size only).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qagan_core.encoder import resolve_encoder
+from qagan_core.inference import enhance
+from qagan_core.model import ModelConfig
+from qagan_core.model.qagan import QAGAN
+
+ALL_CASES = (
+    "naive512", "batch1_512", "batch8_512", "bf16", "fidelity", "fast12", "exact12",
+    "naive_full", "train_ci", "train_paper",
+)
+FULL_SIZE = (3000, 4000)  # (h, w): 12 MP
+
+
+def build_model() -> QAGAN:
+    torch.manual_seed(0)
+    model = QAGAN(ModelConfig(), resolve_encoder("random")).eval()
+    with torch.no_grad():
+        for p in model.g_h.parameters():
+            p.add_(0.02 * torch.randn_like(p))
+    return model
+
+
+def photo_paths(folder: str | None) -> list[Path]:
+    if not folder:
+        return []
+    exts = {".jpg", ".jpeg", ".png"}
+    return sorted(p for p in Path(folder).iterdir() if p.suffix.lower() in exts)
+
+
+def load(path: Path, size: tuple[int, int] | None = None) -> torch.Tensor:
+    """Photo as ``[3,H,W]`` float in 0..1, resized (bicubic) to ``size`` = (h, w) if given."""
+    image = Image.open(path).convert("RGB")
+    if size is not None:
+        image = image.resize((size[1], size[0]), Image.BICUBIC)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).float().div_(255)
+
+
+def synthetic(size: tuple[int, int]) -> torch.Tensor:
+    g = torch.Generator().manual_seed(0)
+    h, w = size
+    coarse = F.interpolate(torch.rand(1, 3, 12, 16, generator=g), size=size, mode="bicubic")[0]
+    return (0.2 + 0.6 * coarse + 0.05 * torch.rand(3, h, w, generator=g)).clamp(0, 1)
+
+
+def full_image(args: argparse.Namespace, size: tuple[int, int]) -> torch.Tensor:
+    paths = photo_paths(args.photos)
+    return load(paths[0], size) if paths else synthetic(size)
+
+
+def naive(model: QAGAN, x: torch.Tensor) -> torch.Tensor:
+    """The baseline: one image, float32, NCHW, no tiling, autograd off."""
+    with torch.no_grad():
+        xb = x[None]
+        return model.enhance_tensor(xb, model.global_transform(xb)).clamp(0, 1)[0]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return 10 * np.log10(255.0**2 / mse) if mse > 0 else float("inf")
+
+
+def to_u8(x: torch.Tensor) -> np.ndarray:
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+
+
+def train_step_seconds(
+    args: argparse.Namespace, batch: int, load_size: int, crop: int, size: int, warmup: bool
+) -> float:
+    from qagan_core.training import TrainConfig, Trainer
+
+    folder = args.photos
+    if not folder:
+        raise SystemExit("training cases need --photos")
+    cfg = TrainConfig(low_dir=folder, high_dir=folder, steps=100, batch_size=batch, load_size=load_size,
+                      crop_size=crop, train_size=size, encoder_weights="random", device="cpu")
+    trainer = Trainer(cfg, encoder=resolve_encoder("random"))
+    if warmup:
+        trainer.train_step()
+    t0 = time.perf_counter()
+    for _ in range(args.train_steps):
+        trainer.train_step()
+    return (time.perf_counter() - t0) / args.train_steps
+
+
+def run_case(name: str, args: argparse.Namespace) -> dict:
+    """Runs in the child process; returns the figures of one case."""
+    torch.set_num_threads(args.threads)
+    model = build_model()
+    out: dict = {"case": name}
+    if name in ("naive512", "batch1_512"):
+        xs = [synthetic((512, 512)) for _ in range(args.reps + 1)]
+        fn = (lambda x: naive(model, x)) if name == "naive512" else (
+            lambda x: enhance(x, model, mode="exact", tile=0))
+        fn(xs[0])
+        t0 = time.perf_counter()
+        for x in xs[1:]:
+            fn(x)
+        out["images_per_s"] = args.reps / (time.perf_counter() - t0)
+    elif name == "batch8_512":
+        xs = torch.stack([synthetic((512, 512))] * 8)
+        enhance(xs[0], model, mode="exact", tile=0)
+        t0 = time.perf_counter()
+        enhance(xs, model, mode="exact", tile=0, batch_size=8)
+        out["images_per_s"] = 8 / (time.perf_counter() - t0)
+    elif name == "bf16":
+        paths = photo_paths(args.photos)
+        x = load(paths[0], (512, 512)) if paths else synthetic((512, 512))
+        full = enhance(x, model, mode="exact", tile=0, precision="float32")
+        half = enhance(x, model, mode="exact", tile=0, precision="bfloat16")
+        out["psnr_db"] = psnr_u8(to_u8(full), to_u8(half))
+    elif name == "fidelity":
+        values = []
+        for path in photo_paths(args.photos)[:4]:
+            x = load(path)
+            ws = max(x.shape[-2:]) // 4
+            exact = enhance(x, model, mode="exact", tile=0)
+            fast = enhance(x, model, mode="fast", working_size=ws)
+            values.append(psnr_u8(to_u8(exact), to_u8(fast)))
+        out["psnr_db"] = values
+    elif name in ("exact12", "fast12", "naive_full"):
+        size = FULL_SIZE if name != "naive_full" else tuple(args.naive_size)
+        x = full_image(args, size)
+        t0 = time.perf_counter()
+        if name == "naive_full":
+            y = naive(model, x)
+        else:
+            y = enhance(x, model, mode=name[:-2], working_size=args.working_size)
+        out["seconds"] = time.perf_counter() - t0
+        out["megapixels"] = size[0] * size[1] / 1e6
+        if args.save_dir and name != "naive_full":
+            np.save(Path(args.save_dir) / f"{name}.npy", to_u8(y))
+    elif name == "train_paper":
+        out["seconds_per_step"] = train_step_seconds(args, 12, 512, 256, 128, warmup=False)
+    elif name == "train_ci":
+        out["seconds_per_step"] = train_step_seconds(args, 2, 96, 64, 64, warmup=True)
+    else:
+        raise SystemExit(f"unknown case {name}")
+    out["peak_rss_mb"] = peak_rss_mb()
+    return out
+
+
+def child_command(name: str, args: argparse.Namespace, save_dir: str) -> list[str]:
+    cmd = [sys.executable, __file__, "--case", name, "--threads", str(args.threads), "--reps",
+           str(args.reps), "--working-size", str(args.working_size), "--train-steps",
+           str(args.train_steps), "--naive-size", *map(str, args.naive_size), "--save-dir", save_dir]
+    if args.photos:
+        cmd += ["--photos", args.photos]
+    return cmd
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", default=None)
+    parser.add_argument("--cases", default=",".join(ALL_CASES))
+    parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--save-dir", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--train-steps", type=int, default=1)
+    parser.add_argument("--working-size", type=int, default=1024)
+    parser.add_argument("--naive-size", type=int, nargs=2, default=[1536, 2048], metavar=("H", "W"))
+    parser.add_argument("--timeout", type=int, default=1200)
+    parser.add_argument("--json", default=None, help="also write the results here")
+    args = parser.parse_args()
+    if args.case:
+        print("RESULT " + json.dumps(run_case(args.case, args)), flush=True)
+        return
+    results: dict[str, dict] = {}
+    with tempfile.TemporaryDirectory() as save_dir:
+        for name in args.cases.split(","):
+            proc = subprocess.run(child_command(name, args, save_dir), capture_output=True, text=True,
+                                  timeout=args.timeout)
+            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
+            if proc.returncode != 0 or not lines:
+                results[name] = {"case": name, "error": proc.stderr.strip().splitlines()[-1:]}
+            else:
+                results[name] = json.loads(lines[-1][len("RESULT "):])
+            print(json.dumps(results[name]), flush=True)
+        exact, fast = Path(save_dir) / "exact12.npy", Path(save_dir) / "fast12.npy"
+        if exact.is_file() and fast.is_file():
+            results["fast_vs_exact_12mp"] = {"psnr_db": psnr_u8(np.load(exact), np.load(fast))}
+            print(json.dumps(results["fast_vs_exact_12mp"]), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
