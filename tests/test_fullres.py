@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from qagan_core.encoder import resolve_encoder
 from qagan_core.errors import QAGANError
 from qagan_core.inference import enhance
+from qagan_core.inference import fast as fast_module
 from qagan_core.inference.enhance import (
     DEFAULT_OVERLAP,
     autocast_dtype,
@@ -120,6 +121,16 @@ def test_local_affine_reproduces_affine_colour_change() -> None:
     out = apply_local_affine(big, coeffs)
     assert out.shape == big.shape
     assert (out - change(big)).abs().max() < 2e-3
+
+
+def test_apply_local_affine_matches_bilinear_upsampling(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strip-wise application equals upsampling all coefficients at once (F.interpolate)."""
+    monkeypatch.setattr(fast_module, "STRIP_PIXELS", 900)  # 10-row strips
+    g = torch.Generator().manual_seed(5)
+    x, coeffs = torch.rand(2, 3, 70, 90, generator=g), torch.rand(2, 12, 9, 13, generator=g)
+    up = F.interpolate(coeffs, size=(70, 90), mode="bilinear", align_corners=False)
+    ref = (up[:, :9].view(2, 3, 3, 70, 90) * x[:, None]).sum(2) + up[:, 9:]
+    assert torch.allclose(apply_local_affine(x, coeffs), ref, atol=1e-5)
 
 
 def test_fast_mode_keeps_size_detail_and_transfers_colour(model: QAGAN) -> None:

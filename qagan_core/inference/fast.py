@@ -43,7 +43,7 @@ DEFAULT_WORKING_SIZE = 1024
 DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
 # Rows per strip when applying the coefficients at full resolution.
-STRIP_PIXELS = 1 << 20
+STRIP_PIXELS = 1 << 19
 
 
 def working_shape(h: int, w: int, working_size: int) -> tuple[int, int]:
@@ -113,12 +113,14 @@ def apply_local_affine(
         y0 = src.floor().long().clamp(max=h - 1)
         y1 = (y0 + 1).clamp(max=h - 1)
         frac = (src - y0.float()).view(1, 1, -1, 1)
-        c = wide[:, :, y0] * (1 - frac) + wide[:, :, y1] * frac  # [B,12,rows,W]
-        a = c[:, :9].reshape(b, 3, 3, r1 - r0, big_w)
+        c = torch.lerp(wide[:, :, y0], wide[:, :, y1], frac)  # [B,12,rows,W]
         xs = x[:, :, r0:r1].float()
-        y = (a * xs[:, None]).sum(2) + c[:, 9:]
-        if pointwise is not None:
-            y += pointwise(xs)
+        y = pointwise(xs) if pointwise is not None else torch.zeros_like(xs)
+        for ch in range(3):  # y_c += A[c,0] x_0 + A[c,1] x_1 + A[c,2] x_2 + b_c, in place
+            yc = y[:, ch]
+            yc += c[:, 9 + ch]
+            for i in range(3):
+                yc.addcmul_(c[:, 3 * ch + i], xs[:, i])
         out[:, :, r0:r1] = y
     return out
 
