@@ -77,7 +77,7 @@ class VGGEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> VGGEncoder:  # noqa: ARG002 - always eval
+    def train(self, mode: bool = True) -> VGGEncoder:
         return super().train(False)
 
     def forward(self, x: torch.Tensor, upto: int = 5) -> list[torch.Tensor]:
