@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     m = sub.add_parser("demo", help="train briefly on the bundled sample photos and enhance them")
     m.add_argument("--out", default="qagan_demo_output", help="output folder")
-    m.add_argument("--steps", type=int, default=60)
+    m.add_argument("--steps", type=int, default=40)
     m.add_argument("--encoder", default="auto",
                    help="auto: pretrained VGG-19 if reachable, else a random encoder (announced)")
     m.add_argument("--device", default="auto")

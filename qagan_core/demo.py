@@ -48,7 +48,7 @@ def _sheet(rows: list[list[torch.Tensor]], height: int = 160) -> torch.Tensor:
     return torch.cat([torch.cat([line, torch.ones(3, 4, width)], 1) for line in lines], 1)
 
 
-def run_demo(out: Path, steps: int = 60, encoder: str = "auto", device: str = "auto") -> Path:
+def run_demo(out: Path, steps: int = 40, encoder: str = "auto", device: str = "auto") -> Path:
     samples = list_images(SAMPLES)
     low_dir, high_dir = out / "data" / "low", out / "data" / "high"
     half = len(samples) // 2

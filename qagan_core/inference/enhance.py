@@ -64,9 +64,10 @@ def enhance_one(
         y = tiled_apply(lambda t: model.enhance_tensor(t, transform), xd, tile, overlap, on_tile)
     else:
         y = model.enhance_tensor(xd, transform)
-    if strength != 1.0:
-        y = xd + float(strength) * (y - xd)
-    return y.clamp_(0, 1)[0].to(x.device)
+    y = y.clamp_(0, 1)
+    if strength != 1.0:  # blend with what full strength shows
+        y = xd.clamp(0, 1) + float(strength) * (y - xd.clamp(0, 1))
+    return y[0].to(x.device)
 
 
 def enhance(
