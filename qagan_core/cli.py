@@ -124,8 +124,11 @@ def _load(args: argparse.Namespace):
     from .checkpoints import load_model
     from .devices import pick_device
 
-    return load_model(args.model, models_dir=args.models_dir, device=pick_device(args.device),
-                      encoder_weights=args.encoder_weights)
+    model = load_model(args.model, models_dir=args.models_dir, device=pick_device(args.device),
+                       encoder_weights=args.encoder_weights)
+    if model.encoder.identity.is_random:
+        log.warning("%s was trained with a RANDOM encoder (testing only)", args.model)
+    return model
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -271,7 +274,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     bar.close()
     k = len(rows)
     mean = [sum(r[i] for r in rows) / k for i in range(4)]
-    print(f"images: {k} (border {args.border})")
+    encoder = model.encoder.identity
+    print(f"images: {k} (border {args.border}); encoder: {encoder.kind} ({encoder.source})"
+          + (" - RANDOM, testing only" if encoder.is_random else ""))
     print(f"input    PSNR {mean[0]:.2f} dB  SSIM {mean[1]:.4f}")
     print(f"enhanced PSNR {mean[2]:.2f} dB  SSIM {mean[3]:.4f}")
     return 0
