@@ -54,7 +54,8 @@ def write_photos(folder: Path, count: int, size: tuple[int, int] = (40, 48), see
     paths = []
     for i in range(count):
         ramp = torch.linspace(0, 1, w).expand(h, w)
-        base = torch.stack([ramp, ramp.T[:h, :w] if h == w else ramp.flip(-1), torch.full((h, w), 0.3 + 0.1 * i)])
+        blue = torch.full((h, w), 0.3 + 0.1 * i)
+        base = torch.stack([ramp, ramp.flip(-1), blue])
         img = (0.7 * base + 0.3 * torch.rand(3, h, w, generator=g)).clamp(0, 1)
         paths.append(core.save_image(img, folder / f"photo_{i:02d}.png"))
     return paths

@@ -87,6 +87,8 @@ class LossGraphNode:
         # ComfyUI's Plot Loss Graph reads loss["loss"], a list of floats.
         assert isinstance(loss, dict) and isinstance(loss["loss"], list) and loss["loss"]
         assert all(isinstance(v, float) for v in loss["loss"])
+        # It scales by (max - min): a single step (or constant losses) would divide by zero.
+        assert max(loss["loss"]) > min(loss["loss"]), "Plot Loss Graph needs at least two different losses"
         return {"ui": {"loss": list(loss["loss"])}}
 
 
@@ -118,7 +120,9 @@ def setup_standins(input_dir: Path, output_dir: Path, load_image: Any, save_imag
 
 
 def _is_link(value: Any) -> bool:
-    return isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and isinstance(value[1], int)
+    if not (isinstance(value, list) and len(value) == 2):
+        return False
+    return isinstance(value[0], str) and isinstance(value[1], int)
 
 
 def check_widget(node_id: str, name: str, spec: tuple, value: Any) -> None:
@@ -138,7 +142,8 @@ def check_widget(node_id: str, name: str, spec: tuple, value: Any) -> None:
     else:
         raise AssertionError(f"{where}: a {kind} input must be linked, got the literal {value!r}")
     if kind in ("INT", "FLOAT"):
-        assert options.get("min", value) <= value <= options.get("max", value), f"{where}: {value} out of range"
+        low, high = options.get("min", value), options.get("max", value)
+        assert low <= value <= high, f"{where}: {value} out of range"
 
 
 class WorkflowRunner:
@@ -153,13 +158,14 @@ class WorkflowRunner:
     def validate(self) -> None:
         for node_id, node in self.prompt.items():
             cls = self.classes.get(node["class_type"])
-            assert cls is not None, f"node {node_id}: unknown class_type {node['class_type']!r}"
+            kind = node["class_type"]
+            assert cls is not None, f"node {node_id}: unknown class_type {kind!r}"
             spec = cls.INPUT_TYPES()
             declared = {**spec.get("required", {}), **spec.get("optional", {})}
             for name in spec.get("required", {}):
-                assert name in node["inputs"], f"node {node_id} ({node['class_type']}): missing input {name!r}"
+                assert name in node["inputs"], f"node {node_id} ({kind}): missing input {name!r}"
             for name, value in node["inputs"].items():
-                assert name in declared, f"node {node_id}: {node['class_type']} has no input {name!r}"
+                assert name in declared, f"node {node_id}: {kind} has no input {name!r}"
                 if _is_link(value):
                     src_id, index = value
                     assert src_id in self.prompt, f"node {node_id}: link to missing node {src_id}"
@@ -200,7 +206,7 @@ class WorkflowRunner:
             if isinstance(out, dict):
                 self.ui.setdefault(node_id, []).append(out.get("ui", {}))
                 out = out.get("result", ())
-            assert len(out) == n_out, f"node {node_id}: returned {len(out)} values for {n_out} outputs"
+            assert len(out) == n_out, f"node {node_id}: {len(out)} values for {n_out} outputs"
             for j, value in enumerate(out):
                 if is_list[j]:
                     results[j].extend(value)

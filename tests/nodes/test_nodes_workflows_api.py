@@ -1,8 +1,9 @@
 """Every API workflow in workflows/ runs through the real node classes (no ComfyUI needed).
 
 Widget values are overridden with tiny settings so CI stays fast: QAGAN Train
-runs 1 step at 32x32, batch 1, with the random encoder (the pretrained VGG-19
-cannot be downloaded in CI). Everything else runs with the workflow's values.
+runs 1 step (2 where ComfyUI's Plot Loss Graph follows: it needs two values) at
+32x32, batch 1, with the random encoder (the pretrained VGG-19 cannot be
+downloaded in CI). Everything else runs with the workflow's values.
 """
 
 from __future__ import annotations
@@ -19,11 +20,11 @@ WORKFLOWS = ROOT / "workflows"
 API_FILES = sorted(WORKFLOWS.glob("*.api.json"))
 
 
-def tiny_overrides() -> dict[str, dict]:
+def tiny_overrides(steps: int = 1) -> dict[str, dict]:
     common = sys.modules[f"{PACK_NAME}.nodes.common"]
     return {
         "QAGANTrain": {
-            "steps": 1, "batch_size": 1, "crop_size": 32, "train_size": 32,
+            "steps": steps, "batch_size": 1, "crop_size": 32, "train_size": 32,
             "save_every": 0, "preview_every": 1, "encoder": common.ENCODER_RANDOM,
         }
     }
@@ -32,7 +33,8 @@ def tiny_overrides() -> dict[str, dict]:
 def run_workflow(name: str, pack: ModuleType, dirs: SimpleNamespace) -> WorkflowRunner:
     core = sys.modules[f"{PACK_NAME}.qagan_core"]
     setup_standins(dirs.input, dirs.output, core.load_image, core.save_image)
-    prompt = load_api_workflow(WORKFLOWS / f"{name}.api.json", tiny_overrides())
+    steps = 2 if name == "train_unpaired" else 1
+    prompt = load_api_workflow(WORKFLOWS / f"{name}.api.json", tiny_overrides(steps))
     return WorkflowRunner(prompt, {**CORE_STANDINS, **pack.NODE_CLASS_MAPPINGS}).run()
 
 
@@ -46,9 +48,9 @@ def test_train_unpaired(pack: ModuleType, comfy_dirs: SimpleNamespace) -> None:
     assert (comfy_dirs.models / "my_look.safetensors").is_file()
     assert (comfy_dirs.models / "my_look.state.safetensors").is_file()
     assert run.ui["2"][0]["images"] == [(1, 360, 640, 3)]
-    assert len(run.ui["3"][0]["loss"]) == 1
+    assert len(run.ui["3"][0]["loss"]) == 2
     model = run.outputs["1"][0][0]
-    assert model.info["training"]["steps"] == 1
+    assert model.info["training"]["steps"] == 2
 
 
 def test_enhance_folder(pack: ModuleType, comfy_dirs: SimpleNamespace, saved_model: str) -> None:
