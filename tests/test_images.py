@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 from pathlib import Path
@@ -97,5 +98,8 @@ def test_save_round_trip_and_atomic(tmp_path: Path) -> None:
     save_image(x, tmp_path / "o.png")
     assert torch.allclose(load_image(tmp_path / "o.png"), x, atol=0.5 / 255 + 1e-6)
     assert [p.name for p in tmp_path.iterdir()] == ["o.png"]  # no temporary left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(DataError, match="unsupported"):
         save_image(x, tmp_path / "o.xyz")
