@@ -189,8 +189,8 @@ class Trainer:
             "adv_h": float(adv_h.detach()),
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
-            "loss_d_h": float(loss_d_h),
-            "loss_d_l": float(loss_d_l),
+            "loss_d_h": float(loss_d_h.detach()),
+            "loss_d_l": float(loss_d_l.detach()),
         }
         self.history.append({"step": self.step, **losses, "lr_g": lr_g, "lr_d": lr_d})
         return losses
