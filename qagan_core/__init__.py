@@ -7,9 +7,10 @@ Public API (used by the ComfyUI nodes, the CLI and the tests)::
 This package imports nothing from ComfyUI.
 """
 
-from .checkpoints import load_model, read_model_info, save_model
+from .cache import ModelCache
+from .checkpoints import find_resume_state, load_model, read_model_info, save_model, state_path_for
 from .devices import pick_device
-from .encoder import VGGEncoder, resolve_encoder
+from .encoder import VGGEncoder, is_encoder_file_name, list_encoder_files, resolve_encoder
 from .errors import (
     Cancelled,
     DataError,
@@ -19,10 +20,11 @@ from .errors import (
     TrainingDiverged,
 )
 from .images import list_images, load_image, save_image
-from .inference import degrade, enhance
+from .inference import FolderReport, degrade, enhance, enhance_folder
 from .metrics import psnr, ssim
 from .model import ModelConfig
 from .model.qagan import QAGAN
+from .plots import loss_curve_image
 from .training import Progress, TrainConfig, Trainer, TrainResult
 
 __version__ = "0.1.0"
@@ -32,6 +34,8 @@ __all__ = [
     "Cancelled",
     "DataError",
     "EncoderWeightsError",
+    "FolderReport",
+    "ModelCache",
     "ModelConfig",
     "ModelFileError",
     "Progress",
@@ -43,9 +47,14 @@ __all__ = [
     "VGGEncoder",
     "degrade",
     "enhance",
+    "enhance_folder",
+    "find_resume_state",
+    "is_encoder_file_name",
+    "list_encoder_files",
     "list_images",
     "load_image",
     "load_model",
+    "loss_curve_image",
     "pick_device",
     "psnr",
     "read_model_info",
@@ -53,4 +62,5 @@ __all__ = [
     "save_image",
     "save_model",
     "ssim",
+    "state_path_for",
 ]

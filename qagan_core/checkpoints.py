@@ -137,6 +137,25 @@ def encoder_for(
     return encoder
 
 
+STATE_SUFFIX = ".state.safetensors"
+
+
+def state_path_for(model_path: str | os.PathLike) -> Path:
+    """The training state that belongs to a model: ``name.safetensors`` → ``name.state.safetensors``."""
+    path = Path(model_path)
+    name = path.name
+    if name.endswith(STATE_SUFFIX):
+        return path
+    stem = name[: -len(".safetensors")] if name.endswith(".safetensors") else name
+    return path.with_name(stem + STATE_SUFFIX)
+
+
+def find_resume_state(model_path: str | os.PathLike) -> Path | None:
+    """The training state saved next to ``model_path`` if there is one, else None."""
+    state = state_path_for(model_path)
+    return state if state.is_file() else None
+
+
 def identity_dict(identity: EncoderIdentity) -> dict[str, str]:
     return {"kind": identity.kind, "source": identity.source, "fingerprint": identity.fingerprint}
 

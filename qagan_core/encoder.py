@@ -77,7 +77,7 @@ class VGGEncoder(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def train(self, mode: bool = True) -> VGGEncoder:  # noqa: ARG002 - always eval
+    def train(self, mode: bool = True) -> VGGEncoder:
         return super().train(False)
 
     def forward(self, x: torch.Tensor, upto: int = 5) -> list[torch.Tensor]:
@@ -116,6 +116,22 @@ class VGGEncoder(nn.Module):
             h.update(key.encode())
             h.update(value.detach().float().cpu().contiguous().numpy().tobytes())
         return h.hexdigest()[:16]
+
+
+ENCODER_FILE_SUFFIXES = (".pth", ".pt", ".safetensors")
+
+
+def is_encoder_file_name(name: str) -> bool:
+    """Encoder weight files are recognised by name: ``vgg*.pth|.pt|.safetensors``."""
+    lower = name.lower()
+    return lower.startswith("vgg") and lower.endswith(ENCODER_FILE_SUFFIXES)
+
+
+def list_encoder_files(folder: str | os.PathLike | None) -> list[str]:
+    """Names of VGG-19 weight files placed directly in ``folder`` (sorted)."""
+    if folder is None or not Path(folder).is_dir():
+        return []
+    return sorted(p.name for p in Path(folder).iterdir() if p.is_file() and is_encoder_file_name(p.name))
 
 
 def _random_init(encoder: VGGEncoder, seed: int = RANDOM_SEED) -> None:

@@ -153,9 +153,11 @@ def _enhance_batch(
         x_lo = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
         y_lo = run_network(model, x_lo, transform, tile, overlap, dtype, on_tile)
         y = transfer(model, x, x_lo, y_lo, transform, DEFAULT_RADIUS, DEFAULT_EPS)
-    if strength != 1.0:
-        y = x + float(strength) * (y - x)
-    return y.clamp_(0, 1)
+    y = y.clamp_(0, 1)
+    if strength != 1.0:  # blend with what full strength shows
+        xc = x.clamp(0, 1)
+        y = xc + float(strength) * (y - xc)
+    return y
 
 
 @torch.inference_mode()

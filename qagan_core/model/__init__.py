@@ -9,11 +9,11 @@ from .qam import QualityAttention, adain, channel_stats
 
 __all__ = [
     "ARCH_NAME",
+    "QAGAN",
     "GeneratorH",
     "GeneratorL",
     "ModelConfig",
     "MultiScaleDiscriminator",
-    "QAGAN",
     "QualityAttention",
     "adain",
     "apply_curve",

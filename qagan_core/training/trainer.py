@@ -109,8 +109,9 @@ class Trainer:
             )
         torch.manual_seed(config.seed)
         self.model = QAGAN(config.model, encoder).to(self.device)
-        self.d_h = MultiScaleDiscriminator(config.model.d_channels, config.model.spectral_norm).to(self.device)
-        self.d_l = MultiScaleDiscriminator(config.model.d_channels, config.model.spectral_norm).to(self.device)
+        mc = config.model
+        self.d_h = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
+        self.d_l = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
         g_params = list(self.model.g_h.parameters()) + list(self.model.g_l.parameters())
         d_params = list(self.d_h.parameters()) + list(self.d_l.parameters())
         betas = (config.beta1, config.beta2)
@@ -189,8 +190,8 @@ class Trainer:
             "adv_h": float(adv_h.detach()),
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
-            "loss_d_h": float(loss_d_h),
-            "loss_d_l": float(loss_d_l),
+            "loss_d_h": float(loss_d_h.detach()),
+            "loss_d_l": float(loss_d_l.detach()),
         }
         self.history.append({"step": self.step, **losses, "lr_g": lr_g, "lr_d": lr_d})
         return losses

@@ -1,0 +1,86 @@
+"""Synthetic but realistic photographic defects for the quality benchmark (issue 5).
+
+Every defective image gets all five defects, each with a strength drawn
+uniformly from the ranges in ``DEFECT_RANGES`` (each range includes or comes
+near the neutral value, so some images are mildly and some strongly damaged).
+The draw depends only on ``(seed, index)``: the same photo at the same position
+of the split always gets the same defects, on every machine.
+
+Order of operations, chosen to follow a camera pipeline:
+
+1. linear light (sRGB decoded with gamma 2.2): white-balance cast (red and
+   blue channel gains), exposure error (a gain in stops; highlights that go
+   above 1 clip, as in a real over-exposure), vignetting (gain
+   ``1 - v * r^2`` with ``r`` the distance to the centre, 1 at the corners);
+2. back to display space (gamma 1/2.2): tone curve ``y = x ** gamma``
+   (gamma > 1 darkens mid-tones, < 1 lifts them), low contrast / haze
+   ``y = (1 - h) y + h * airlight``, desaturation towards the Rec. 601 luma;
+3. clip to 0..1 and quantise to 8 bits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# name -> (low, high), uniform; see the module docstring for where each applies.
+DEFECT_RANGES: dict[str, tuple[float, float]] = {
+    "exposure_stops": (-2.0, 0.8),  # linear gain 2**stops
+    "wb_red_gain": (0.7, 1.35),
+    "wb_blue_gain": (0.7, 1.35),
+    "vignette": (0.0, 0.5),
+    "gamma": (0.65, 1.6),
+    "haze": (0.0, 0.4),
+    "airlight": (0.55, 0.9),
+    "saturation": (0.4, 1.0),
+}
+
+DISPLAY_GAMMA = 2.2
+LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
+
+
+@dataclass(frozen=True)
+class Defects:
+    exposure_stops: float
+    wb_red_gain: float
+    wb_blue_gain: float
+    vignette: float
+    gamma: float
+    haze: float
+    airlight: float
+    saturation: float
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: round(float(v), 4) for k, v in asdict(self).items()}
+
+
+def draw_defects(seed: int, index: int) -> Defects:
+    """The defects of image ``index`` of a split built with ``seed``."""
+    rng = np.random.default_rng([seed, index])
+    values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in DEFECT_RANGES.items()}
+    return Defects(**values)
+
+
+def apply_defects(image: np.ndarray, d: Defects) -> np.ndarray:
+    """``image`` float32 ``[H, W, 3]`` in 0..1 -> defective float32 image on the 8-bit grid."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"expected an RGB image [H, W, 3], got shape {image.shape}")
+    x = np.clip(image.astype(np.float32), 0.0, 1.0) ** DISPLAY_GAMMA
+    gains = np.array([d.wb_red_gain, 1.0, d.wb_blue_gain], dtype=np.float32) * 2.0**d.exposure_stops
+    x = x * gains
+    h, w = x.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r2 = ((yy - (h - 1) / 2) / ((h - 1) / 2 or 1)) ** 2 + ((xx - (w - 1) / 2) / ((w - 1) / 2 or 1)) ** 2
+    x = x * (1.0 - d.vignette * r2 / 2.0)[..., None]  # r2 / 2 is 1 at the corners
+    y = np.clip(x, 0.0, 1.0) ** (1.0 / DISPLAY_GAMMA)
+    y = y**d.gamma
+    y = (1.0 - d.haze) * y + d.haze * d.airlight
+    luma = (y @ LUMA)[..., None]
+    y = luma + d.saturation * (y - luma)
+    return quantise(y)
+
+
+def quantise(image: np.ndarray) -> np.ndarray:
+    """Clip to 0..1 and round to the 8-bit grid (stays float32)."""
+    return (np.round(np.clip(image, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)

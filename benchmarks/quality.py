@@ -1,0 +1,392 @@
+"""Quality benchmark on real photos (issue 5): does QAGAN enhance, and does the QAM help?
+
+Subcommands (run from the repository root)::
+
+    python benchmarks/quality.py build [--photos DIR] [--out benchmarks/out]
+    python benchmarks/quality.py baselines
+    python benchmarks/quality.py train NAME [--steps 60 --batch 4 --train-size 64 --no-qam ...]
+    python benchmarks/quality.py table
+    python benchmarks/quality.py grid NAME [--grid docs/quality_grid.png]
+
+``build`` makes a deterministic unpaired split of the photos (default
+``../shared/data/photos`` relative to the repository root): a low-quality
+domain (photos with the defects of ``benchmarks/defects.py``), a disjoint
+high-quality domain (untouched photos) and held-out test pairs (a third
+subset, short side resized to 512 and centre-cropped to 512x512: defective
+input and clean original). Everything is written under ``--out`` (git-ignored);
+no photo enters the repository except the small preview grid.
+
+Metrics as the field reports them: outputs are quantised to 8 bits, PSNR and
+SSIM (qagan_core.metrics, data range 1) are computed per image after cropping
+4 pixels from every border, and averaged over all N test images. Two colour
+diagnostics catch failure modes the averages hide: ``dmean`` (mean absolute
+difference of per-channel image means to the original, in 8-bit levels:
+colour casts, exposure errors, inversion) and ``sat`` (mean chroma of the
+output divided by that of the original: over- or under-saturation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.defects import DEFECT_RANGES, apply_defects, draw_defects, quantise  # noqa: E402
+from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
+from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
+
+DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
+DEFAULT_OUT = REPO / "benchmarks" / "out"
+TEST_SIZE = 512
+BORDER = 4
+PHOTO_EXTENSIONS = (".jpg", ".jpeg", ".png")
+BASELINES = ("input", "autocontrast", "histeq", "grayworld_autocontrast")
+
+
+# ----------------------------------------------------------------- images
+def read_rgb(path: Path) -> Image.Image:
+    with Image.open(path) as img:
+        return ImageOps.exif_transpose(img).convert("RGB")
+
+
+def to_array(img: Image.Image) -> np.ndarray:
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def to_image(arr: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8))
+
+
+def to_tensor(arr: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))
+
+
+def square_crop(img: Image.Image, size: int) -> Image.Image:
+    """Short side resized to ``size`` (Lanczos), then the centre ``size`` x ``size`` square."""
+    w, h = img.size
+    scale = size / min(w, h)
+    nw, nh = max(size, round(w * scale)), max(size, round(h * scale))
+    img = img.resize((nw, nh), Image.Resampling.LANCZOS)
+    left, top = (nw - size) // 2, (nh - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+# ------------------------------------------------------------------ split
+def make_split(names: list[str], seed: int, n_test: int) -> dict[str, list[str]]:
+    """Disjoint test / low / high subsets of the sorted ``names`` (a seeded permutation)."""
+    if len(names) < n_test + 2:
+        raise SystemExit(f"need at least {n_test + 2} photos, found {len(names)}")
+    order = np.random.default_rng(seed).permutation(len(names))
+    rest = [names[i] for i in order[n_test:]]
+    half = len(rest) // 2
+    return {
+        "test": sorted(names[i] for i in order[:n_test]),
+        "low": sorted(rest[:half]),
+        "high": sorted(rest[half:]),
+    }
+
+
+def cmd_build(args: argparse.Namespace) -> None:
+    photos = Path(args.photos)
+    names = sorted(p.name for p in photos.iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
+    split = make_split(names, args.seed, args.n_test)
+    out = Path(args.out)
+    for sub in ("low", "high", "test/input", "test/target"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    defects: dict[str, dict[str, float]] = {}
+    for name in split["low"]:
+        d = draw_defects(args.seed, names.index(name))
+        defects[name] = d.to_dict()
+        low = apply_defects(to_array(read_rgb(photos / name)), d)
+        to_image(low).save(out / "low" / f"{Path(name).stem}.png")
+    for name in split["high"]:
+        read_rgb(photos / name).save(out / "high" / f"{Path(name).stem}.png")
+    for name in split["test"]:
+        d = draw_defects(args.seed, names.index(name))
+        defects[name] = d.to_dict()
+        target = square_crop(read_rgb(photos / name), TEST_SIZE)
+        target.save(out / "test" / "target" / f"{Path(name).stem}.png")
+        to_image(apply_defects(to_array(target), d)).save(out / "test" / "input" / f"{Path(name).stem}.png")
+    info = {"seed": args.seed, "n_photos": len(names), "ranges": DEFECT_RANGES, **split, "defects": defects}
+    (out / "split.json").write_text(json.dumps(info, indent=1))
+    print(f"split: {len(split['low'])} low, {len(split['high'])} high, {len(split['test'])} test -> {out}")
+
+
+# ------------------------------------------------------------- baselines
+def autocontrast(img: Image.Image) -> Image.Image:
+    """Per-channel stretch, 1 % of the pixels clipped at each end (PIL's autocontrast)."""
+    return ImageOps.autocontrast(img, cutoff=1)
+
+
+def histeq(img: Image.Image) -> Image.Image:
+    """Per-channel histogram equalisation (PIL's equalize)."""
+    return ImageOps.equalize(img)
+
+
+def grayworld_autocontrast(img: Image.Image) -> Image.Image:
+    """Gray-world white balance (channel means made equal), then one stretch shared by all channels."""
+    arr = to_array(img)
+    means = arr.reshape(-1, 3).mean(axis=0)
+    balanced = arr * (means.mean() / np.maximum(means, 1e-6))
+    return ImageOps.autocontrast(to_image(balanced), cutoff=1, preserve_tone=True)
+
+
+def oracle_channel_lut(x: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """NOT a method: per channel, each 8-bit input level mapped to the mean original value there.
+
+    Uses the original, so it is an upper bound for per-channel global tone curves
+    (levels absent from the input are filled by linear interpolation).
+    """
+    out = np.empty_like(x)
+    levels = np.arange(256)
+    for c in range(3):
+        idx = np.round(x[..., c] * 255).astype(np.int64).ravel()
+        counts = np.bincount(idx, minlength=256)
+        sums = np.bincount(idx, weights=target[..., c].ravel(), minlength=256)
+        seen = counts > 0
+        lut = np.interp(levels, levels[seen], sums[seen] / counts[seen])
+        out[..., c] = lut[idx].reshape(x.shape[:2])
+    return out
+
+
+BASELINE_FNS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "input": lambda img: img,
+    "autocontrast": autocontrast,
+    "histeq": histeq,
+    "grayworld_autocontrast": grayworld_autocontrast,
+}
+
+
+# ------------------------------------------------------------- evaluation
+def test_pairs(out: Path) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    names = sorted(p.name for p in (out / "test" / "input").glob("*.png"))
+    if not names:
+        raise SystemExit(f"no test pairs under {out / 'test'}: run 'build' first")
+    return [
+        (n, to_array(read_rgb(out / "test" / "input" / n)), to_array(read_rgb(out / "test" / "target" / n)))
+        for n in names
+    ]
+
+
+def colour_stats(y: np.ndarray, t: np.ndarray) -> tuple[float, float]:
+    """(mean |channel-mean difference| in 8-bit levels, output chroma / original chroma)."""
+    dmean = float(np.abs(y.reshape(-1, 3).mean(0) - t.reshape(-1, 3).mean(0)).mean() * 255.0)
+
+    def chroma(a: np.ndarray) -> float:
+        return float((a.max(axis=2) - a.min(axis=2)).mean())
+
+    return dmean, chroma(y) / max(chroma(t), 1e-6)
+
+
+def evaluate(
+    name: str, outputs: dict[str, np.ndarray], pairs: list[tuple[str, np.ndarray, np.ndarray]], out: Path
+) -> dict:
+    """Per-image and mean metrics of ``outputs`` (already on the 8-bit grid); saves the outputs."""
+    save_dir = out / "enhanced" / name
+    save_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for img_name, _, target in pairs:
+        y = quantise(outputs[img_name])
+        to_image(y).save(save_dir / img_name)
+        yt, tt = to_tensor(y), to_tensor(target)
+        dmean, sat = colour_stats(y, target)
+        rows.append({
+            "image": img_name,
+            "psnr": float(psnr_per_image(yt, tt, BORDER)[0]),
+            "ssim": float(ssim_per_image(yt, tt, BORDER)[0]),
+            "dmean": dmean,
+            "sat": sat,
+        })
+    n = len(rows)
+    return {
+        "name": name,
+        "n": n,
+        "psnr": sum(r["psnr"] for r in rows) / n,
+        "ssim": sum(r["ssim"] for r in rows) / n,
+        "dmean": sum(r["dmean"] for r in rows) / n,
+        "sat": sum(r["sat"] for r in rows) / n,
+        "per_image": rows,
+    }
+
+
+def write_result(out: Path, result: dict) -> None:
+    (out / "results").mkdir(parents=True, exist_ok=True)
+    path = out / "results" / f"{result['name']}.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(f"{result['name']}: PSNR {result['psnr']:.2f} dB  SSIM {result['ssim']:.4f}  "
+          f"dmean {result['dmean']:.1f}  sat {result['sat']:.2f}  (N={result['n']}) -> {path}")
+
+
+def cmd_baselines(args: argparse.Namespace) -> None:
+    torch.set_num_threads(1)
+    out = Path(args.out)
+    pairs = test_pairs(out)
+    for name in BASELINES:
+        if args.only and name not in args.only:
+            continue
+        fn = BASELINE_FNS[name]
+        outputs = {n: to_array(fn(to_image(x))) for n, x, _ in pairs}
+        result = evaluate(name, outputs, pairs, out)
+        result["budget"] = "no training"
+        write_result(out, result)
+    if args.only and "oracle_channel_lut" not in args.only:
+        return
+    outputs = {n: oracle_channel_lut(x, t) for n, x, t in pairs}
+    result = evaluate("oracle_channel_lut", outputs, pairs, out)
+    result["budget"] = "uses the original: upper bound of per-channel global curves, not a method"
+    write_result(out, result)
+
+
+# ---------------------------------------------------------------- training
+def cmd_train(args: argparse.Namespace) -> None:
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    pairs = test_pairs(out)
+    model_cfg = ModelConfig(
+        use_qam=not args.no_qam,
+        residual_output=not args.no_residual,
+        global_curve=not args.no_curve,
+        qam_residual=not args.qam_literal,
+        global_size=args.global_size,
+    )
+    cfg = TrainConfig(
+        low_dir=str(out / "low"),
+        high_dir=str(out / "high"),
+        steps=args.steps,
+        batch_size=args.batch,
+        lr_g=args.lr_g,
+        lr_d=args.lr_d,
+        lambda_cc=args.lambda_cc,
+        load_size=args.load_size,
+        crop_size=args.crop_size,
+        train_size=args.train_size,
+        seed=args.seed,
+        encoder_weights=args.encoder_weights,
+        device=args.device,
+        model=model_cfg,
+    )
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, model_path=out / "models" / f"{args.name}.safetensors")
+    start = time.perf_counter()
+    for _ in range(trainer.total_steps):
+        losses = trainer.train_step()
+        if trainer.step % args.log_every == 0 or trainer.step == trainer.total_steps:
+            text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
+            print(f"[{args.name}] step {trainer.step}/{trainer.total_steps} "
+                  f"{time.perf_counter() - start:.0f}s {text}", flush=True)
+    train_s = time.perf_counter() - start
+    trainer.save()
+    model = trainer.export_model()
+    outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
+    result = evaluate(args.name, outputs, pairs, out)
+    encoder = "random" if trainer.encoder.identity.is_random else "pretrained"
+    result["budget"] = (
+        f"{cfg.steps} steps, batch {cfg.batch_size}, crop {cfg.crop_size}->{cfg.train_size}, "
+        f"lr G/D {cfg.lr_g:g}/{cfg.lr_d:g}, {trainer.device.type} ({args.threads} threads), "
+        f"encoder {encoder}, train {train_s / 60:.1f} min"
+    )
+    result["train_config"] = cfg.to_dict()
+    result["history"] = trainer.history
+    result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
+    write_result(out, result)
+
+
+# ------------------------------------------------------------ table / grid
+def cmd_table(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    results = {p.stem: json.loads(p.read_text()) for p in sorted((out / "results").glob("*.json"))}
+    first = [*BASELINES, "oracle_channel_lut"]
+    order = [n for n in first if n in results] + [n for n in results if n not in first]
+    print("| method | PSNR (dB) | SSIM | dmean | sat | N | budget |")
+    print("|---|---|---|---|---|---|---|")
+    for name in order:
+        r = results[name]
+        print(f"| {name} | {r['psnr']:.2f} | {r['ssim']:.4f} | {r['dmean']:.1f} | {r['sat']:.2f} "
+              f"| {r['n']} | {r['budget']} |")
+
+
+def cmd_grid(args: argparse.Namespace) -> None:
+    """Rows: the first ``--rows`` test photos; columns: input, auto-contrast, NAME, original."""
+    out = Path(args.out)
+    names = sorted(p.name for p in (out / "test" / "input").glob("*.png"))[: args.rows]
+    columns = [out / "test" / "input", out / "enhanced" / "autocontrast", out / "enhanced" / args.name,
+               out / "test" / "target"]
+    cell, gap = args.cell, 4
+    grid = Image.new("RGB", (len(columns) * (cell + gap) - gap, len(names) * (cell + gap) - gap), "white")
+    for r, name in enumerate(names):
+        for c, folder in enumerate(columns):
+            img = read_rgb(folder / name).resize((cell, cell), Image.Resampling.LANCZOS)
+            grid.paste(img, (c * (cell + gap), r * (cell + gap)))
+    Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
+    grid.save(args.grid, optimize=True)
+    print(f"grid {grid.size} of {names} (input | autocontrast | {args.name} | original) -> {args.grid}")
+
+
+# --------------------------------------------------------------------- CLI
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--out", default=str(DEFAULT_OUT), help="work folder (git-ignored)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="make the split and the test pairs")
+    p.add_argument("--photos", default=str(DEFAULT_PHOTOS))
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-test", type=int, default=20)
+
+    p = sub.add_parser("baselines", help="evaluate the input, the automatic baselines and the oracle")
+    p.add_argument("--only", nargs="*", default=[], help="evaluate only these rows")
+
+    p = sub.add_parser("train", help="train one QAGAN variant and evaluate it")
+    p.add_argument("name")
+    p.add_argument("--steps", type=int, default=60)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--load-size", type=int, default=512)
+    p.add_argument("--crop-size", type=int, default=256)
+    p.add_argument("--train-size", type=int, default=64)
+    p.add_argument("--global-size", type=int, default=64)
+    p.add_argument("--lr-g", type=float, default=1e-4)
+    p.add_argument("--lr-d", type=float, default=1e-4)
+    p.add_argument("--lambda-cc", type=float, default=2.0)
+    p.add_argument("--no-qam", action="store_true", help="G_L's QAMs replaced by plain conv blocks")
+    p.add_argument("--no-residual", action="store_true", help="generators output sigmoid(conv), no skip")
+    p.add_argument("--no-curve", action="store_true", help="no global colour curve in G_H")
+    p.add_argument("--qam-literal", action="store_true", help="QAM as eqs. 2 and 5 literally")
+    p.add_argument("--encoder-weights", default="random")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--log-every", type=int, default=10)
+
+    sub.add_parser("table", help="print the markdown table of all results")
+
+    p = sub.add_parser("grid", help="side-by-side preview image")
+    p.add_argument("name", help="the trained variant shown in the third column")
+    p.add_argument("--grid", default=str(REPO / "docs" / "quality_grid.png"))
+    p.add_argument("--rows", type=int, default=4)
+    p.add_argument("--cell", type=int, default=160)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    commands = {"build": cmd_build, "baselines": cmd_baselines, "train": cmd_train, "table": cmd_table,
+                "grid": cmd_grid}
+    commands[args.command](args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,319 @@
+"""Command line: ``python -m qagan_core {train,enhance,degrade,evaluate,info,demo}``.
+
+User errors (missing folder, no readable images, unreadable or wrong model
+file, missing encoder weights) print one ``error:`` line and exit with status
+2; Ctrl-C during training saves the training state and exits with 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+from pathlib import Path
+
+from .errors import Cancelled, QAGANError
+
+log = logging.getLogger("qagan")
+
+
+def _add_common_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help="enhancement model (.safetensors)")
+    p.add_argument("--models-dir", help="folder holding the VGG-19 encoder weights file")
+    p.add_argument("--encoder-weights", help="explicit VGG-19 weights file (.pth or .safetensors)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m qagan_core", description=__doc__.splitlines()[0])
+    parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train on two folders of unpaired photos")
+    t.add_argument("--low", required=True, help="folder of ordinary (low-quality) photos")
+    t.add_argument("--high", required=True, help="folder of photos with the look you want")
+    t.add_argument("--out", required=True, help="enhancement model to write (.safetensors)")
+    t.add_argument("--state", help="training state file (default: OUT with .state.safetensors)")
+    t.add_argument("--resume", help="continue from this training state")
+    t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    group = t.add_mutually_exclusive_group()
+    group.add_argument("--steps", type=int, help="number of training steps")
+    group.add_argument("--epochs", type=int, help="number of epochs (default 150, the paper's)")
+    t.add_argument("--batch-size", type=int, default=12)
+    t.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
+    t.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
+    t.add_argument("--lambda-cc", type=float, default=2.0, help="cycle-consistency weight")
+    t.add_argument("--load-size", type=int, default=512, help="photos are first resized to this long side")
+    t.add_argument("--crop-size", type=int, default=256)
+    t.add_argument("--train-size", type=int, default=128)
+    t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--encoder", default="pretrained",
+                   help="pretrained (torchvision VGG-19), random (testing only), or a weights file")
+    t.add_argument("--models-dir", help="folder searched for the VGG-19 weights file")
+    t.add_argument("--device", default="auto")
+    t.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    t.add_argument("--save-every", type=int, default=500, help="save model and state every N steps")
+    t.add_argument("--preview-every", type=int, default=0,
+                   help="write a preview of a fixed low-quality sample every N steps")
+
+    e = sub.add_parser("enhance", help="enhance photos with a trained model")
+    _add_common_model_args(e)
+    e.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
+    e.add_argument("--out", required=True, help="output folder (same file names as the inputs)")
+    e.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full enhancement")
+    e.add_argument("--mode", default="auto", choices=("auto", "exact", "fast"),
+                   help="fast: network at --working-size, detail transferred at full size; exact: "
+                        "full-resolution network, tiled when large; auto: fast above --working-size")
+    e.add_argument("--working-size", type=int, default=1024, help="long side for fast mode")
+    e.add_argument("--tile", type=int, default=None, help="tile size for exact mode (0 = never tile)")
+    e.add_argument("--format", choices=("same", "png", "jpg", "webp", "tif"), default="same",
+                   help="output format (default: that of each input)")
+
+    d = sub.add_parser("degrade", help="render high-quality photos in the look of a low-quality one (G_L)")
+    _add_common_model_args(d)
+    d.add_argument("--reference", required=True, help="a low-quality reference photo")
+    d.add_argument("inputs", nargs="+", help="image files or folders")
+    d.add_argument("--out", required=True, help="output folder")
+
+    v = sub.add_parser("evaluate", help="PSNR/SSIM of the enhanced low folder against references")
+    _add_common_model_args(v)
+    v.add_argument("--low", required=True, help="folder of low-quality inputs")
+    v.add_argument("--reference", required=True, help="folder of references with the same file names")
+    v.add_argument("--border", type=int, default=4, help="pixels cropped from each side before scoring")
+
+    i = sub.add_parser("info", help="show what a model or training-state file contains")
+    i.add_argument("model")
+
+    m = sub.add_parser("demo", help="train briefly on the bundled sample photos and enhance them")
+    m.add_argument("--out", default="qagan_demo_output", help="output folder")
+    m.add_argument("--steps", type=int, default=40)
+    m.add_argument("--encoder", default="auto",
+                   help="auto: pretrained VGG-19 if reachable, else a random encoder (announced)")
+    m.add_argument("--device", default="auto")
+    return parser
+
+
+def _collect_inputs(inputs: list[str]) -> list[tuple[Path, Path]]:
+    """(file, path relative to its input root) for every image named or found."""
+    from .images import IMAGE_EXTENSIONS, list_images
+
+    found: list[tuple[Path, Path]] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found += [(f, f.relative_to(p)) for f in list_images(p)]
+        elif p.is_file():
+            if p.suffix.lower() not in IMAGE_EXTENSIONS:
+                raise QAGANError(f"not an image file type: {p}")
+            found.append((p, Path(p.name)))
+        else:
+            raise QAGANError(f"input not found: {p}")
+    if not found:
+        raise QAGANError(f"no images found in {', '.join(inputs)}")
+    return found
+
+
+def _output_path(out_dir: Path, rel: Path, fmt: str) -> Path:
+    if fmt == "same":
+        return out_dir / rel
+    return out_dir / rel.with_suffix("." + fmt)
+
+
+def _load(args: argparse.Namespace):
+    from .checkpoints import load_model
+    from .devices import pick_device
+
+    model = load_model(args.model, models_dir=args.models_dir, device=pick_device(args.device),
+                       encoder_weights=args.encoder_weights)
+    if model.encoder.identity.is_random:
+        log.warning("%s was trained with a RANDOM encoder (testing only)", args.model)
+    return model
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .progress import TextProgress
+    from .training import TrainConfig, Trainer
+
+    out = Path(args.out)
+    if out.suffix != ".safetensors":
+        raise QAGANError(f"--out must end in .safetensors: {out}")
+    if out.exists() and not args.overwrite and not args.resume:
+        raise QAGANError(f"{out} exists; pass --overwrite to replace it or --resume to continue")
+    state = Path(args.state) if args.state else out.with_name(out.stem + ".state.safetensors")
+    overrides = {
+        "low_dir": args.low, "high_dir": args.high, "batch_size": args.batch_size,
+        "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
+        "lambda_cc": args.lambda_cc, "load_size": args.load_size, "crop_size": args.crop_size,
+        "train_size": args.train_size, "seed": args.seed, "encoder_weights": args.encoder,
+        "models_dir": args.models_dir, "device": args.device, "amp": args.amp,
+        "save_every": args.save_every, "preview_every": args.preview_every,
+    }
+    if args.steps is not None:
+        overrides["steps"] = args.steps
+    if args.epochs is not None:
+        overrides["epochs"], overrides["steps"] = args.epochs, None
+    if args.resume:
+        trainer = Trainer.resume(args.resume, overrides, model_path=out, state_path=state)
+    else:
+        trainer = Trainer(TrainConfig(**overrides), model_path=out, state_path=state)
+    for folder in (trainer.low, trainer.high):
+        if folder.skipped:
+            log.warning("%d unreadable file(s) skipped in %s", len(folder.skipped), folder.folder)
+    print(f"training on {len(trainer.low)} low / {len(trainer.high)} high photos, "
+          f"{trainer.total_steps} steps, device {trainer.device}", file=sys.stderr)
+
+    stop = {"requested": False}
+
+    def on_sigint(signum, frame):
+        if stop["requested"]:
+            raise KeyboardInterrupt
+        stop["requested"] = True
+        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    bar = TextProgress(trainer.total_steps, "train")
+    preview_dir = out.with_name(out.stem + "_previews")
+
+    def on_preview(step: int, image) -> None:
+        from .images import save_image
+
+        save_image(image, preview_dir / f"step_{step:07d}.jpg")
+
+    try:
+        trainer.run(
+            on_progress=lambda p: bar.update(p.step, f"G {p.losses['loss_g']:.3f} "
+                                                     f"D {p.losses['loss_d_h'] + p.losses['loss_d_l']:.3f}"),
+            on_preview=on_preview,
+            should_stop=lambda: stop["requested"],
+        )
+    finally:
+        bar.close()
+        signal.signal(signal.SIGINT, previous)
+    print(f"model written to {out}\ntraining state (for --resume) written to {state}")
+    return 0
+
+
+def cmd_enhance(args: argparse.Namespace) -> int:
+    import inspect
+
+    from .images import load_image, save_image
+    from .inference import enhance
+    from .progress import TextProgress
+
+    files = _collect_inputs(args.inputs)
+    model = _load(args)
+    out_dir = Path(args.out)
+    kwargs: dict = {"strength": args.strength}
+    params = inspect.signature(enhance).parameters
+    for name in ("mode", "working_size", "tile"):
+        value = getattr(args, name)
+        if name in params and value is not None:
+            kwargs[name] = value
+    bar = TextProgress(len(files), "enhance")
+    failed: list[str] = []
+    for n, (path, rel) in enumerate(files, 1):
+        try:
+            image = load_image(path)
+        except QAGANError as exc:
+            failed.append(f"{path}: {exc}")
+            continue
+        result = enhance(image, model, **kwargs)
+        save_image(result, _output_path(out_dir, rel, args.format))
+        bar.update(n)
+    bar.close()
+    for line in failed:
+        log.warning("skipped %s", line)
+    written = len(files) - len(failed)
+    print(f"{written} image(s) written to {out_dir}" + (f", {len(failed)} skipped" if failed else ""))
+    return 0 if written else 2
+
+
+def cmd_degrade(args: argparse.Namespace) -> int:
+    from .images import load_image, save_image
+    from .inference import degrade
+
+    files = _collect_inputs(args.inputs)
+    reference = load_image(args.reference)
+    model = _load(args)
+    out_dir = Path(args.out)
+    for path, rel in files:
+        save_image(degrade(load_image(path), reference, model), out_dir / rel)
+    print(f"{len(files)} image(s) written to {out_dir}")
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .images import list_images, load_image
+    from .inference import enhance
+    from .metrics import psnr, ssim
+    from .progress import TextProgress
+
+    low_root, ref_root = Path(args.low), Path(args.reference)
+    low_files = list_images(low_root)
+    if not low_files:
+        raise QAGANError(f"no images in folder {low_root}")
+    refs = {f.relative_to(ref_root).with_suffix(""): f for f in list_images(ref_root)}
+    pairs = [(f, refs.get(f.relative_to(low_root).with_suffix(""))) for f in low_files]
+    missing = [str(f.relative_to(low_root)) for f, r in pairs if r is None]
+    if missing:
+        raise QAGANError(f"{len(missing)} image(s) have no reference of the same name in {ref_root}, "
+                         f"e.g. {missing[0]}")
+    model = _load(args)
+    rows = []
+    bar = TextProgress(len(pairs), "evaluate")
+    for n, (low, ref) in enumerate(pairs, 1):
+        x, r = load_image(low), load_image(ref)
+        if x.shape != r.shape:
+            raise QAGANError(f"{low} and {ref} differ in size")
+        y = enhance(x, model)
+        q = lambda t: (t * 255).round() / 255  # noqa: E731 - score 8-bit images as saved
+        rows.append((psnr(q(x), q(r), args.border), ssim(q(x), q(r), args.border),
+                     psnr(q(y), q(r), args.border), ssim(q(y), q(r), args.border)))
+        bar.update(n)
+    bar.close()
+    k = len(rows)
+    mean = [sum(r[i] for r in rows) / k for i in range(4)]
+    encoder = model.encoder.identity
+    print(f"images: {k} (border {args.border}); encoder: {encoder.kind} ({encoder.source})"
+          + (" - RANDOM, testing only" if encoder.is_random else ""))
+    print(f"input    PSNR {mean[0]:.2f} dB  SSIM {mean[1]:.4f}")
+    print(f"enhanced PSNR {mean[2]:.2f} dB  SSIM {mean[3]:.4f}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import json
+
+    from .checkpoints import read_model_info
+
+    print(json.dumps(read_model_info(args.model), indent=2))
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    run_demo(Path(args.out), steps=args.steps, encoder=args.encoder, device=args.device)
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "enhance": cmd_enhance, "degrade": cmd_degrade,
+            "evaluate": cmd_evaluate, "info": cmd_info, "demo": cmd_demo}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except Cancelled as exc:
+        print(f"cancelled: {exc}", file=sys.stderr)
+        return 130
+    except QAGANError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\naborted", file=sys.stderr)
+        return 130

@@ -1,0 +1,116 @@
+"""Enhance every photo of a folder into another folder, one image at a time.
+
+Memory stays constant whatever the folder size: each photo is read, enhanced,
+written and dropped before the next. Output files keep the input's relative
+path and name (so its format). Unreadable photos are skipped and reported.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from ..errors import Cancelled, DataError, QAGANError
+from ..images import list_images, load_image, save_image
+from ..model.qagan import QAGAN
+from .enhance import enhance
+
+IF_EXISTS = ("skip", "overwrite")
+FolderProgress = Callable[[int, int, Path], None]
+
+
+@dataclass
+class FolderReport:
+    """What ``enhance_folder`` did; ``previews`` are small copies of the first outputs."""
+
+    total: int = 0
+    written: list[Path] = field(default_factory=list)
+    existing: list[Path] = field(default_factory=list)
+    failed: list[tuple[Path, str]] = field(default_factory=list)
+    previews: list[torch.Tensor] = field(default_factory=list)
+
+    def summary(self, src: Path | None = None, dst: Path | None = None, max_listed: int = 20) -> str:
+        lines = [
+            f"{len(self.written)} of {self.total} image(s) enhanced"
+            + (f" from {src}" if src else "") + (f" into {dst}" if dst else ""),
+        ]
+        if self.existing:
+            lines.append(f"{len(self.existing)} already existed in the output folder and were skipped")
+        if self.failed:
+            lines.append(f"{len(self.failed)} unreadable file(s) skipped:")
+            for path, reason in self.failed[:max_listed]:
+                lines.append(f"  {path.name}: {reason}")
+            if len(self.failed) > max_listed:
+                lines.append(f"  ... and {len(self.failed) - max_listed} more")
+        return "\n".join(lines)
+
+
+def _thumbnail(x: torch.Tensor, max_side: int) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return x.detach().cpu().clone()
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    y = F.interpolate(x[None].float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False)
+    return y[0].clamp(0, 1)
+
+
+def enhance_folder(
+    src: str | os.PathLike,
+    dst: str | os.PathLike,
+    model: QAGAN,
+    strength: float = 1.0,
+    options: dict[str, Any] | None = None,
+    if_exists: str = "skip",
+    preview_count: int = 4,
+    preview_max_side: int = 512,
+    on_progress: FolderProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> FolderReport:
+    """Enhance all photos under ``src`` into ``dst`` with the same relative paths.
+
+    ``options`` are passed to ``enhance`` (e.g. ``tile``). ``if_exists``:
+    ``"skip"`` keeps outputs that are already there (so a cancelled run can be
+    continued), ``"overwrite"`` replaces them. ``on_progress(done, total, path)``
+    is called after each photo; ``should_stop()`` is polled before each.
+    """
+    if if_exists not in IF_EXISTS:
+        raise QAGANError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
+    src, dst = Path(src), Path(dst)
+    files = list_images(src)
+    if not files:
+        raise DataError(f"no images in folder {src}")
+    if dst.resolve() == src.resolve():
+        raise DataError(f"the output folder must differ from the input folder ({src})")
+    report = FolderReport(total=len(files))
+    for i, path in enumerate(files):
+        if should_stop is not None and should_stop():
+            raise Cancelled(
+                f"folder enhancement cancelled after {i} of {len(files)} images "
+                f"({len(report.written)} written to {dst}; queue again to continue)"
+            )
+        out_path = dst / path.relative_to(src)
+        if out_path.exists() and if_exists == "skip":
+            report.existing.append(out_path)
+        else:
+            try:
+                x = load_image(path)
+            except DataError as exc:
+                report.failed.append((path, str(exc)))
+            else:
+                y = enhance(x, model, strength, **(options or {}))
+                assert isinstance(y, torch.Tensor)
+                save_image(y, out_path)
+                report.written.append(out_path)
+                if len(report.previews) < preview_count:
+                    report.previews.append(_thumbnail(y, preview_max_side))
+                del x, y
+        if on_progress is not None:
+            on_progress(i + 1, len(files), path)
+    return report

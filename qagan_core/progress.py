@@ -1,0 +1,37 @@
+"""A dependency-free text progress bar for the CLI."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+class TextProgress:
+    """``[#####.....] 12/100 3.1 s/it eta 4m12s  extra`` on one refreshed stderr line."""
+
+    def __init__(self, total: int, label: str, width: int = 30, stream=None) -> None:
+        self.total = max(1, total)
+        self.label = label
+        self.width = width
+        self.stream = stream or sys.stderr
+        self.start = time.monotonic()
+        self.done = 0
+        self.first = 0
+
+    def update(self, done: int, extra: str = "") -> None:
+        if self.done == 0 and done > 0:
+            self.first = done - 1
+        self.done = done
+        elapsed = time.monotonic() - self.start
+        rate = elapsed / max(1, done - self.first)
+        eta = rate * (self.total - done)
+        filled = int(self.width * done / self.total)
+        bar = "#" * filled + "." * (self.width - filled)
+        line = (f"\r{self.label} [{bar}] {done}/{self.total} {rate:.2f} s/it "
+                f"eta {int(eta // 60)}m{int(eta % 60):02d}s {extra}")
+        self.stream.write(line[:160].ljust(80))
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+        self.stream.flush()

@@ -1,0 +1,38 @@
+"""Helpers shared by the tests: tiny photo folders and tiny training settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from qagan_core.model import ModelConfig
+from qagan_core.training import TrainConfig
+
+TINY_MODEL = ModelConfig(global_size=32, d_channels=8)
+
+
+def write_photos(folder: Path, n: int, seed: int, dark: bool) -> list[Path]:
+    """Smooth random 'photos' (gradients + blobs), darker ones for the low domain."""
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for i in range(n):
+        h, w = 40 + 4 * i, 48 + 3 * i
+        yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+        base = np.stack([yy, xx, 1 - yy], axis=2) * 0.6 + rng.random(3) * 0.4
+        img = np.clip(base * (0.5 if dark else 1.0), 0, 1)
+        path = folder / f"img_{i}.{'png' if i % 2 else 'jpg'}"
+        Image.fromarray((img * 255).astype(np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def tiny_config(low: Path, high: Path, **overrides) -> TrainConfig:
+    settings = dict(
+        low_dir=str(low), high_dir=str(high), steps=2, batch_size=1, load_size=48,
+        crop_size=32, train_size=32, encoder_weights="random", device="cpu", model=TINY_MODEL,
+    )
+    settings.update(overrides)
+    return TrainConfig(**settings)

@@ -1,0 +1,95 @@
+"""Fixtures for the ComfyUI node tests (run without ComfyUI).
+
+The repository root is imported as a package named ``comfyui-qagan`` (a name with
+a hyphen, as a clone into ComfyUI/custom_nodes might be called), which proves the
+pack only uses relative imports. ComfyUI's folders are plain folders under a
+temporary directory (``comfy_env.use_standalone``).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[2]
+PACK_NAME = "comfyui-qagan"
+
+
+def load_pack() -> ModuleType:
+    """Import the repository root as the package ``comfyui-qagan`` (once)."""
+    if PACK_NAME in sys.modules:
+        return sys.modules[PACK_NAME]
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def pack() -> ModuleType:
+    return load_pack()
+
+
+@pytest.fixture
+def comfy_env(pack: ModuleType, tmp_path: Path) -> ModuleType:
+    env = sys.modules[f"{PACK_NAME}.nodes.comfy_env"]
+    env.use_standalone(tmp_path / "comfy")
+    return env
+
+
+def write_photos(folder: Path, count: int, size: tuple[int, int] = (40, 48), seed: int = 0) -> list[Path]:
+    """Small deterministic photos (smooth gradients plus noise) as PNG files."""
+    core = sys.modules[f"{PACK_NAME}.qagan_core"]
+    g = torch.Generator().manual_seed(seed)
+    h, w = size
+    paths = []
+    for i in range(count):
+        ramp = torch.linspace(0, 1, w).expand(h, w)
+        blue = torch.full((h, w), 0.3 + 0.1 * i)
+        base = torch.stack([ramp, ramp.flip(-1), blue])
+        img = (0.7 * base + 0.3 * torch.rand(3, h, w, generator=g)).clamp(0, 1)
+        paths.append(core.save_image(img, folder / f"photo_{i:02d}.png"))
+    return paths
+
+
+@pytest.fixture
+def comfy_dirs(comfy_env: ModuleType, pack: ModuleType) -> SimpleNamespace:
+    """input/qagan_low, input/qagan_high (3 photos each), two single photos, empty models/qagan."""
+    inp = comfy_env.input_dir()
+    write_photos(inp / "qagan_low", 3, seed=1)
+    write_photos(inp / "qagan_high", 3, seed=2)
+    core = sys.modules[f"{PACK_NAME}.qagan_core"]
+    g = torch.Generator().manual_seed(3)
+    core.save_image(torch.rand(3, 32, 40, generator=g), inp / "qagan_example.png")
+    core.save_image(torch.rand(3, 32, 40, generator=g), inp / "qagan_reference.png")
+    comfy_env.model_dir().mkdir(parents=True, exist_ok=True)
+    comfy_env.output_dir().mkdir(parents=True, exist_ok=True)
+    return SimpleNamespace(input=inp, output=comfy_env.output_dir(), models=comfy_env.model_dir())
+
+
+@pytest.fixture(scope="session")
+def tiny_model(pack: ModuleType):
+    """An untrained model with the random encoder; G_H's output layer nudged so it is not the identity."""
+    core = sys.modules[f"{PACK_NAME}.qagan_core"]
+    torch.manual_seed(0)
+    model = core.QAGAN(core.ModelConfig(), core.resolve_encoder("random")).eval()
+    with torch.no_grad():
+        for p in model.g_h.parameters():
+            p.add_(0.01 * torch.randn(p.shape))
+    return model
+
+
+@pytest.fixture
+def saved_model(comfy_dirs: SimpleNamespace, tiny_model) -> str:
+    core = sys.modules[f"{PACK_NAME}.qagan_core"]
+    core.save_model(tiny_model, comfy_dirs.models / "my_look.safetensors")
+    return "my_look.safetensors"

@@ -1,0 +1,239 @@
+"""Each node function on ComfyUI-format tensors ``[B, H, W, C]`` (no ComfyUI needed)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import ModuleType, SimpleNamespace
+
+import pytest
+import torch
+from conftest import PACK_NAME
+
+
+def core() -> ModuleType:
+    return sys.modules[f"{PACK_NAME}.qagan_core"]
+
+
+def node(pack: ModuleType, name: str):
+    return pack.NODE_CLASS_MAPPINGS[name]()
+
+
+def images(b: int, h: int, w: int, c: int = 3, seed: int = 0) -> torch.Tensor:
+    return torch.rand(b, h, w, c, generator=torch.Generator().manual_seed(seed))
+
+
+# ------------------------------------------------------------------ Enhance
+def test_enhance_batch_keeps_size_and_reports_progress(pack, comfy_env, tiny_model) -> None:
+    x = images(2, 20, 28)
+    (y,) = node(pack, "QAGANEnhance").enhance(x, tiny_model, 1.0)
+    assert y.shape == x.shape and y.dtype == torch.float32
+    assert 0 <= float(y.min()) and float(y.max()) <= 1
+    assert not torch.allclose(y, x)
+    assert [p[:2] for p in comfy_env.recorded_progress()] == [(1, 2), (2, 2)]
+
+
+def test_enhance_strength_zero_is_identity(pack, comfy_env, tiny_model) -> None:
+    x = images(1, 16, 16)
+    (y,) = node(pack, "QAGANEnhance").enhance(x, tiny_model, 0.0)
+    assert torch.allclose(y, x, atol=1e-6)
+
+
+def test_enhance_rgba_keeps_alpha(pack, comfy_env, tiny_model) -> None:
+    x = images(1, 16, 20, 4)
+    (y,) = node(pack, "QAGANEnhance").enhance(x, tiny_model, 1.0)
+    assert y.shape == (1, 16, 20, 4)
+    assert torch.equal(y[..., 3], x[..., 3])
+
+
+def test_enhance_grayscale_becomes_rgb(pack, comfy_env, tiny_model) -> None:
+    (y,) = node(pack, "QAGANEnhance").enhance(images(2, 16, 16, 1), tiny_model, 1.0)
+    assert y.shape == (2, 16, 16, 3)
+
+
+def test_enhance_empty_batch(pack, comfy_env, tiny_model) -> None:
+    (y,) = node(pack, "QAGANEnhance").enhance(torch.zeros(0, 16, 24, 3), tiny_model, 1.0)
+    assert y.shape == (0, 16, 24, 3)
+
+
+def test_enhance_list_of_different_sizes(pack, comfy_env, tiny_model) -> None:
+    (ys,) = node(pack, "QAGANEnhance").enhance([images(1, 16, 16), images(2, 24, 20)], tiny_model, 1.0)
+    assert [tuple(y.shape) for y in ys] == [(1, 16, 16, 3), (2, 24, 20, 3)]
+
+
+def test_enhance_honours_interruption(pack, comfy_env, tiny_model) -> None:
+    comfy_env.request_interrupt()
+    with pytest.raises(core().Cancelled):
+        node(pack, "QAGANEnhance").enhance(images(2, 16, 16), tiny_model, 1.0)
+    assert not comfy_env.interrupted()  # the request is consumed, as ComfyUI does
+
+
+def test_enhance_options_follow_installed_enhance(pack) -> None:
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    accepts_mode = "mode" in __import__("inspect").signature(core().enhance).parameters
+    assert common.enhance_options("fast", 0) == ({"mode": "fast"} if accepts_mode else {})
+    assert common.enhance_options("auto", 512)["tile"] == 512
+
+
+# ------------------------------------------------------------ Load / Save
+def test_load_model_is_cached_by_path_and_mtime(pack, comfy_dirs, saved_model) -> None:
+    loader = node(pack, "QAGANLoadModel")
+    assert saved_model in loader.INPUT_TYPES()["required"]["model_name"][0]
+    (a,) = loader.load(saved_model)
+    (b,) = loader.load(saved_model)
+    assert a is b
+
+
+def test_model_list_leaves_out_encoder_weights(pack, comfy_dirs, saved_model) -> None:
+    (comfy_dirs.models / "vgg19.safetensors").write_bytes(b"")
+    names = node(pack, "QAGANLoadModel").INPUT_TYPES()["required"]["model_name"][0]
+    assert names == [saved_model]
+    train_spec = pack.NODE_CLASS_MAPPINGS["QAGANTrain"].INPUT_TYPES()["required"]
+    assert "vgg19.safetensors" in train_spec["encoder"][0]
+
+
+def test_load_corrupt_or_foreign_file_gives_clear_error(pack, comfy_dirs) -> None:
+    from safetensors.torch import save_file
+
+    (comfy_dirs.models / "broken.safetensors").write_bytes(b"\x00garbage")
+    save_file({"w": torch.zeros(2)}, str(comfy_dirs.models / "sdxl_lora.safetensors"))
+    loader = node(pack, "QAGANLoadModel")
+    with pytest.raises(core().ModelFileError, match="not a safetensors file, or truncated"):
+        loader.load("broken.safetensors")
+    with pytest.raises(core().ModelFileError, match="is not a QAGAN model"):
+        loader.load("sdxl_lora.safetensors")
+
+
+def test_missing_encoder_weights_name_the_file(pack, comfy_dirs, tiny_model, monkeypatch) -> None:
+    encoder_mod = sys.modules[f"{PACK_NAME}.qagan_core.encoder"]
+    monkeypatch.setattr(encoder_mod, "_torchvision_state", lambda allow_download: None)
+    identity = tiny_model.encoder.identity
+    tiny_model.encoder.identity = encoder_mod.EncoderIdentity("pretrained", "vgg19-dcbb9e9d.pth", "abc")
+    try:
+        core().save_model(tiny_model, comfy_dirs.models / "needs_vgg.safetensors")
+    finally:
+        tiny_model.encoder.identity = identity
+    with pytest.raises(core().EncoderWeightsError, match=r"vgg19-dcbb9e9d\.pth") as err:
+        node(pack, "QAGANLoadModel").load("needs_vgg.safetensors")
+    assert str(comfy_dirs.models) in str(err.value)
+
+
+def test_save_model_never_overwrites_silently(pack, comfy_dirs, tiny_model) -> None:
+    saver = node(pack, "QAGANSaveModel")
+    assert saver.save(tiny_model, "look")["result"] == ("look.safetensors",)
+    out = saver.save(tiny_model, "look.safetensors", "add number")
+    assert out["result"] == ("look_00001.safetensors",)
+    with pytest.raises(core().ModelFileError, match="already exists"):
+        saver.save(tiny_model, "look", "error")
+    assert saver.save(tiny_model, "look", "overwrite")["result"] == ("look.safetensors",)
+    with pytest.raises(core().QAGANError, match="invalid model name"):
+        saver.save(tiny_model, "../escape")
+    (loaded,) = node(pack, "QAGANLoadModel").load("look_00001.safetensors")
+    assert loaded.config == tiny_model.config
+
+
+# ------------------------------------------------------------------ Degrade
+def test_degrade_shapes_and_reference_batches(pack, comfy_env, tiny_model) -> None:
+    degrade = node(pack, "QAGANDegrade")
+    (y,) = degrade.degrade(images(2, 16, 20), images(1, 24, 24, seed=1), tiny_model)
+    assert y.shape == (2, 16, 20, 3)
+    (y,) = degrade.degrade(images(2, 16, 20), images(2, 16, 16, seed=1), tiny_model)
+    assert y.shape == (2, 16, 20, 3)
+    with pytest.raises(core().QAGANError, match="reference batch"):
+        degrade.degrade(images(3, 16, 16), images(2, 16, 16), tiny_model)
+    (y,) = degrade.degrade(torch.zeros(0, 16, 16, 3), images(1, 16, 16), tiny_model)
+    assert y.shape == (0, 16, 16, 3)
+
+
+# ----------------------------------------------------------------- Evaluate
+def test_evaluate(pack) -> None:
+    ev = node(pack, "QAGANEvaluate")
+    x = images(2, 16, 16)
+    p, s, text = ev.evaluate(x, x)
+    assert p == pytest.approx(200.0) and s == pytest.approx(1.0)
+    assert "mean of 2 images" in text and "image 2" in text
+    p, s, text = ev.evaluate(x, x[:1])  # reference batch of 1 is compared with every image
+    assert 0 < p < 200 and text.startswith("PSNR ")
+    p4, _, _ = ev.evaluate(torch.cat([x, torch.ones(2, 16, 16, 1)], -1), x)  # alpha ignored
+    assert p4 == pytest.approx(200.0)
+    with pytest.raises(core().QAGANError, match="same size"):
+        ev.evaluate(images(1, 16, 16), images(1, 16, 20))
+    with pytest.raises(core().QAGANError, match="empty"):
+        ev.evaluate(torch.zeros(0, 16, 16, 3), x)
+
+
+# ------------------------------------------------------------ Enhance Folder
+def test_enhance_folder(pack, comfy_dirs: SimpleNamespace, tiny_model) -> None:
+    (comfy_dirs.input / "qagan_low" / "notes.jpg").write_bytes(b"not an image")
+    folder = node(pack, "QAGANEnhanceFolder")
+    summary, previews = folder.enhance_folder(tiny_model, "qagan_low", "batch/out", preview_count=2)
+    out = comfy_dirs.output / "batch" / "out"
+    assert sorted(p.name for p in out.iterdir()) == ["photo_00.png", "photo_01.png", "photo_02.png"]
+    assert "3 of 4 image(s) enhanced" in summary and "notes.jpg" in summary
+    assert [tuple(p.shape) for p in previews] == [(1, 40, 48, 3)] * 2
+    summary, previews = folder.enhance_folder(tiny_model, "qagan_low", "batch/out")
+    assert "3 already existed" in summary and previews[0].shape == (1, 64, 64, 3)
+
+
+@pytest.mark.parametrize("bad", ["../", "..", "/etc", "qagan_low/../../x"])
+def test_folders_outside_comfyui_dirs_are_refused(pack, comfy_dirs, tiny_model, bad: str) -> None:
+    folder = node(pack, "QAGANEnhanceFolder")
+    with pytest.raises(core().DataError):
+        folder.enhance_folder(tiny_model, bad, "out")
+    with pytest.raises(core().DataError):
+        folder.enhance_folder(tiny_model, "qagan_low", bad if bad != "qagan_low/../../x" else "../x")
+    with pytest.raises(core().DataError):
+        node(pack, "QAGANTrain").train(bad, "qagan_high", "x")
+
+
+def test_input_subfolders(pack, comfy_dirs) -> None:
+    (comfy_dirs.input / "qagan_low" / "nested").mkdir()
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    assert common.input_subfolders() == ["qagan_high", "qagan_low", "qagan_low/nested"]
+
+
+# -------------------------------------------------------------------- Train
+def test_train_cancel_saves_state_and_requeue_resumes(pack, comfy_env, comfy_dirs, monkeypatch) -> None:
+    """Cancel after step 1 saves the state; queueing again continues at step 2.
+
+    Runs under torch.inference_mode(), as ComfyUI runs nodes.
+    """
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    settings = dict(batch_size=1, crop_size=32, train_size=32, save_every=0, preview_every=1,
+                    encoder=common.ENCODER_RANDOM)
+    train = node(pack, "QAGANTrain")
+    # Press Cancel once the bar has shown step 1's preview.
+    def cancelled() -> bool:
+        return any(p[2] is not None for p in comfy_env.recorded_progress())
+
+    monkeypatch.setattr(comfy_env, "interrupted", cancelled)
+    with torch.inference_mode(), pytest.raises(core().Cancelled):
+        train.train("qagan_low", "qagan_high", "resumable", steps=2, **settings)
+    state = comfy_dirs.models / "resumable.state.safetensors"
+    assert state.is_file() and (comfy_dirs.models / "resumable.safetensors").is_file()
+    assert core().read_model_info(state)["training"]["steps"] == 1
+    previews = [p[2] for p in comfy_env.recorded_progress() if p[2] is not None]
+    assert previews and previews[0][0] == "JPEG" and previews[0][2] == 512
+
+    monkeypatch.undo()
+    with torch.inference_mode():
+        model, curve, loss = train.train("qagan_low", "qagan_high", "resumable", steps=2, **settings)
+    assert model.info["training"]["steps"] == 2
+    assert len(loss["loss"]) == 2 and all(isinstance(v, float) for v in loss["loss"])
+    assert curve.shape == (1, 360, 640, 3)
+    assert core().read_model_info(state)["training"]["steps"] == 2
+    (y,) = node(pack, "QAGANEnhance").enhance(images(1, 16, 16), model, 1.0)
+    assert y.shape == (1, 16, 16, 3)
+
+
+def test_train_invalid_name(pack, comfy_dirs) -> None:
+    with pytest.raises(core().QAGANError, match="invalid model name"):
+        node(pack, "QAGANTrain").train("qagan_low", "qagan_high", "a/b")
+
+
+def test_paths_are_not_hardcoded() -> None:
+    from conftest import ROOT
+
+    for path in [*(ROOT / "nodes").glob("*.py"), ROOT / "__init__.py"]:
+        text = Path(path).read_text()
+        assert "/work/" not in text and "/tmp/" not in text

@@ -1,0 +1,95 @@
+"""The quality benchmark's defect synthesis and split are deterministic and behave as documented."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from benchmarks.defects import DEFECT_RANGES, Defects, apply_defects, draw_defects
+from benchmarks.quality import (
+    grayworld_autocontrast,
+    make_split,
+    parse_args,
+    square_crop,
+)
+
+NEUTRAL = Defects(exposure_stops=0.0, wb_red_gain=1.0, wb_blue_gain=1.0, vignette=0.0, gamma=1.0,
+                  haze=0.0, airlight=0.7, saturation=1.0)
+
+
+def gradient_image(h: int = 24, w: int = 32) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([xx / (w - 1), yy / (h - 1), 1 - xx / (w - 1)], axis=2)
+    return np.round(img * 255) / 255
+
+
+def test_draw_is_deterministic_and_in_range() -> None:
+    assert draw_defects(0, 7) == draw_defects(0, 7)
+    assert draw_defects(0, 7) != draw_defects(0, 8)
+    assert draw_defects(0, 7) != draw_defects(1, 7)
+    for i in range(50):
+        values = draw_defects(3, i).to_dict()
+        for name, (lo, hi) in DEFECT_RANGES.items():
+            assert lo - 1e-4 <= values[name] <= hi + 1e-4
+
+
+def test_neutral_defects_are_the_identity_on_8bit_images() -> None:
+    img = gradient_image()
+    out = apply_defects(img, NEUTRAL)
+    assert np.abs(out - img).max() <= 1.5 / 255  # only gamma-roundtrip rounding
+
+
+def test_each_defect_moves_the_image_the_documented_way() -> None:
+    img = np.full((16, 16, 3), 0.5, dtype=np.float32)
+    img[..., 0] = 0.7
+    under = apply_defects(img, Defects(**{**NEUTRAL.to_dict(), "exposure_stops": -1.0}))
+    assert under.mean() < img.mean()
+    warm = apply_defects(img, Defects(**{**NEUTRAL.to_dict(), "wb_red_gain": 1.3}))
+    assert warm[..., 0].mean() > img[..., 0].mean() and abs(warm[..., 1].mean() - 0.5) < 2 / 255
+    grey = apply_defects(img, Defects(**{**NEUTRAL.to_dict(), "saturation": 0.0}))
+    assert np.abs(grey[..., 0] - grey[..., 1]).max() <= 1 / 255
+    vignette = apply_defects(img, Defects(**{**NEUTRAL.to_dict(), "vignette": 0.5}))
+    assert vignette[0, 0].mean() < vignette[8, 8].mean()
+    hazy = apply_defects(gradient_image(), Defects(**{**NEUTRAL.to_dict(), "haze": 0.4}))
+    assert hazy.std() < gradient_image().std()
+    out = apply_defects(gradient_image(), draw_defects(0, 1))
+    assert out.dtype == np.float32 and out.min() >= 0 and out.max() <= 1
+    assert np.allclose(out * 255, np.round(out * 255), atol=1e-3)
+
+
+def test_split_is_disjoint_complete_and_deterministic() -> None:
+    names = [f"p{i:03d}.jpg" for i in range(30)]
+    split = make_split(names, seed=0, n_test=6)
+    assert split == make_split(names, seed=0, n_test=6)
+    assert split != make_split(names, seed=1, n_test=6)
+    sets = [set(split[k]) for k in ("test", "low", "high")]
+    assert len(split["test"]) == 6
+    assert sets[0].isdisjoint(sets[1]) and sets[0].isdisjoint(sets[2]) and sets[1].isdisjoint(sets[2])
+    assert sets[0] | sets[1] | sets[2] == set(names)
+
+
+def test_square_crop_and_baseline_shapes() -> None:
+    img = Image.fromarray((gradient_image(30, 50) * 255).astype(np.uint8))
+    crop = square_crop(img, 20)
+    assert crop.size == (20, 20)
+    assert grayworld_autocontrast(crop).size == (20, 20)
+
+
+def test_build_writes_a_split(tmp_path: Path) -> None:
+    from benchmarks.quality import cmd_build
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.fromarray((gradient_image(40 + i, 60) * 255).astype(np.uint8)).save(photos / f"p{i}.jpg")
+    out = tmp_path / "out"
+    cmd_build(parse_args(["--out", str(out), "build", "--photos", str(photos), "--n-test", "2"]))
+    assert len(list((out / "test" / "input").glob("*.png"))) == 2
+    assert len(list((out / "low").glob("*.png"))) + len(list((out / "high").glob("*.png"))) == 4
+    with Image.open(next((out / "test" / "target").glob("*.png"))) as target:
+        assert target.size == (512, 512)
+    with pytest.raises(SystemExit):
+        make_split(["a.jpg"], seed=0, n_test=1)

@@ -1,0 +1,122 @@
+"""End-to-end training on tiny images: checkpoints, resume, divergence, cancellation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import tiny_config
+
+from qagan_core import (
+    Cancelled,
+    QAGANError,
+    Trainer,
+    TrainingDiverged,
+    enhance,
+    load_model,
+    read_model_info,
+)
+from qagan_core.training import lr_factor
+
+
+def _weights(trainer: Trainer) -> dict[str, torch.Tensor]:
+    out = {}
+    for name, module in (("g_h", trainer.model.g_h), ("g_l", trainer.model.g_l),
+                         ("d_h", trainer.d_h), ("d_l", trainer.d_l)):
+        out.update({f"{name}.{k}": v.clone() for k, v in module.state_dict().items()})
+    return out
+
+
+def test_train_save_reload_enhance(folders, random_encoder, tmp_path: Path) -> None:
+    low, high = folders
+    model_path, state_path = tmp_path / "m.safetensors", tmp_path / "m.state.safetensors"
+    progress, previews = [], []
+    trainer = Trainer(tiny_config(low, high, steps=2, preview_every=1), random_encoder,
+                      model_path, state_path)
+    result = trainer.run(on_progress=progress.append, on_preview=lambda s, im: previews.append(im))
+    assert result.steps == 2 and [p.step for p in progress] == [1, 2]
+    assert set(progress[0].losses) >= {"loss_g", "adv_h", "adv_l", "cycle", "loss_d_h", "loss_d_l"}
+    assert len(previews) == 2 and previews[0].dim() == 3
+
+    info = read_model_info(model_path)
+    assert info["format"] == "qagan-model"
+    assert info["encoder"]["kind"] == "random" and info["training"]["random_encoder"] is True
+    assert info["training"]["steps"] == 2 and info["training"]["n_low"] == 3
+    assert read_model_info(state_path)["format"] == "qagan-training-state"
+
+    model = load_model(model_path)
+    x = torch.rand(2, 3, 24, 40)
+    y = enhance(x, model)
+    assert y.shape == x.shape and float(y.min()) >= 0 and float(y.max()) <= 1
+    with torch.no_grad():
+        expected = trainer.export_model().enhance_tensor(x[:1]).clamp(0, 1)
+    assert torch.allclose(y[:1], expected, atol=1e-5)
+    assert torch.allclose(enhance(x, model, strength=0.0), x)
+    # a training state also loads as a model (its generators)
+    assert torch.allclose(enhance(x, load_model(state_path)), y, atol=1e-6)
+
+
+def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path) -> None:
+    low, high = folders
+    straight = Trainer(tiny_config(low, high, steps=4, batch_size=2), random_encoder)
+    for _ in range(4):
+        straight.train_step()
+
+    first = Trainer(tiny_config(low, high, steps=4, batch_size=2), random_encoder)
+    first.train_step()
+    first.train_step()
+    first.save_state(tmp_path / "half.safetensors")
+    resumed = Trainer.resume(tmp_path / "half.safetensors", encoder=random_encoder)
+    assert resumed.step == 2 and resumed.total_steps == 4
+    resumed.train_step()
+    resumed.train_step()
+
+    a, b = _weights(straight), _weights(resumed)
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-5), key
+    assert [h["loss_g"] for h in straight.history] == pytest.approx([h["loss_g"] for h in resumed.history])
+
+
+def test_nan_stops_training_and_keeps_last_good_checkpoint(folders, random_encoder, tmp_path: Path) -> None:
+    low, high = folders
+    state_path = tmp_path / "s.safetensors"
+    trainer = Trainer(tiny_config(low, high, steps=3, save_every=1), random_encoder,
+                      tmp_path / "m.safetensors", state_path)
+    trainer.train_step()
+    trainer.save()
+    good = state_path.read_bytes()
+    with torch.no_grad():
+        trainer.model.g_h.to_rgb[1].weight.fill_(float("nan"))
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 2.*last good checkpoint"):
+        trainer.run()
+    assert state_path.read_bytes() == good
+    assert read_model_info(tmp_path / "m.safetensors")["training"]["steps"] == 1
+
+
+def test_cancel_saves_and_requeue_resumes(folders, random_encoder, tmp_path: Path) -> None:
+    low, high = folders
+    state_path = tmp_path / "s.safetensors"
+    trainer = Trainer(tiny_config(low, high, steps=2), random_encoder, None, state_path)
+    with pytest.raises(Cancelled, match=r"step 1/2.*saved"):
+        trainer.run(should_stop=lambda: trainer.step >= 1)
+    resumed = Trainer.resume(state_path, encoder=random_encoder)
+    assert resumed.step == 1
+    assert resumed.run().steps == 2
+
+
+def test_schedule_constant_then_linear_decay() -> None:
+    assert [lr_factor(s, 8) for s in range(8)] == [1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25]
+
+
+def test_invalid_settings_are_clear(folders) -> None:
+    low, high = folders
+    with pytest.raises(QAGANError, match="train_size must be a multiple of 16"):
+        Trainer(tiny_config(low, high, train_size=30, crop_size=30))
+
+
+def test_epochs_define_steps(folders, random_encoder) -> None:
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=None, epochs=3, batch_size=2), random_encoder)
+    assert trainer.total_steps == 3 * 2  # ceil(3 images / batch 2) per epoch
