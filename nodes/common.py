@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import inspect
 import os
 import re
 from pathlib import Path
 from typing import Any
 
-from ..qagan_core import DataError, QAGANError, enhance, list_encoder_files
+from ..qagan_core import DataError, QAGANError, list_encoder_files
 from . import comfy_env
 
 CATEGORY = "image/enhance/QAGAN"
@@ -97,15 +96,10 @@ def model_file_name(name: str) -> str:
 def enhance_options(mode: str, tile: int) -> dict[str, Any]:
     """Keyword arguments for ``qagan_core.enhance`` from the node's mode and tile widgets.
 
-    TEMPORARY: ``mode`` (and a new meaning of ``tile``) are being added to
-    ``enhance()`` concurrently; until that is merged, only pass what the
-    installed ``enhance()`` accepts. The lead removes this check after merging.
+    A tile size of 0 means automatic (chosen from free memory), i.e. no ``tile`` argument.
     """
-    accepted = inspect.signature(enhance).parameters
-    options: dict[str, Any] = {}
-    if "mode" in accepted:
-        options["mode"] = mode
-    if tile > 0 and "tile" in accepted:
+    options: dict[str, Any] = {"mode": mode}
+    if tile > 0:
         options["tile"] = int(tile)
     return options
 

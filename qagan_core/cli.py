@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--tile", type=int, default=None, help="tile size for exact mode (0 = never tile)")
     e.add_argument("--format", choices=("same", "png", "jpg", "webp", "tif"), default="same",
                    help="output format (default: that of each input)")
+    e.add_argument("--skip-existing", action="store_true",
+                   help="keep outputs that already exist (continue an interrupted batch)")
 
     d = sub.add_parser("degrade", help="render high-quality photos in the look of a low-quality one (G_L)")
     _add_common_model_args(d)
@@ -195,38 +197,27 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    import inspect
-
-    from .images import load_image, save_image
-    from .inference import enhance
+    from .inference.folder import enhance_files
     from .progress import TextProgress
 
     files = _collect_inputs(args.inputs)
     model = _load(args)
     out_dir = Path(args.out)
-    kwargs: dict = {"strength": args.strength}
-    params = inspect.signature(enhance).parameters
-    for name in ("mode", "working_size", "tile"):
-        value = getattr(args, name)
-        if name in params and value is not None:
-            kwargs[name] = value
-    bar = TextProgress(len(files), "enhance")
-    failed: list[str] = []
-    for n, (path, rel) in enumerate(files, 1):
-        try:
-            image = load_image(path)
-        except QAGANError as exc:
-            failed.append(f"{path}: {exc}")
-            continue
-        result = enhance(image, model, **kwargs)
-        save_image(result, _output_path(out_dir, rel, args.format))
-        bar.update(n)
+    options: dict = {"mode": args.mode, "working_size": args.working_size}
+    if args.tile is not None:
+        options["tile"] = args.tile
+    jobs = [(path, _output_path(out_dir, rel, args.format)) for path, rel in files]
+    if any(src.resolve() == dst.resolve() for src, dst in jobs):
+        raise QAGANError(f"the output folder would overwrite the inputs: {out_dir}")
+    bar = TextProgress(len(jobs), "enhance")
+    report = enhance_files(jobs, model, args.strength, options,
+                           "skip" if args.skip_existing else "overwrite",
+                           on_progress=lambda done, total, path: bar.update(done))
     bar.close()
-    for line in failed:
-        log.warning("skipped %s", line)
-    written = len(files) - len(failed)
-    print(f"{written} image(s) written to {out_dir}" + (f", {len(failed)} skipped" if failed else ""))
-    return 0 if written else 2
+    for path, reason in report.failed:
+        log.warning("skipped %s: %s", path, reason)
+    print(report.summary(dst=out_dir))
+    return 0 if report.written or report.existing else 2
 
 
 def cmd_degrade(args: argparse.Namespace) -> int:

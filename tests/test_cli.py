@@ -27,6 +27,12 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
 
     assert main(["enhance", "--model", str(model), str(low), "--out", str(tmp_path / "out")]) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == sorted(p.name for p in low.iterdir())
+    assert main(["enhance", "--model", str(model), str(low), "--out", str(tmp_path / "fast"),
+                 "--mode", "fast", "--working-size", "32", "--format", "png"]) == 0
+    assert sorted(p.suffix for p in (tmp_path / "fast").iterdir()) == [".png"] * 3
+    assert main(["enhance", "--model", str(model), str(low), "--out", str(tmp_path / "fast"),
+                 "--skip-existing", "--format", "png"]) == 0
+    assert "3 already existed" in capsys.readouterr().out
 
     refs = tmp_path / "refs"
     write_photos(refs, 3, seed=1, dark=False)  # same names and sizes as the low folder

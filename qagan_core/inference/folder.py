@@ -80,22 +80,40 @@ def enhance_folder(
     continued), ``"overwrite"`` replaces them. ``on_progress(done, total, path)``
     is called after each photo; ``should_stop()`` is polled before each.
     """
-    if if_exists not in IF_EXISTS:
-        raise QAGANError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
     src, dst = Path(src), Path(dst)
     files = list_images(src)
     if not files:
         raise DataError(f"no images in folder {src}")
     if dst.resolve() == src.resolve():
         raise DataError(f"the output folder must differ from the input folder ({src})")
-    report = FolderReport(total=len(files))
-    for i, path in enumerate(files):
+    jobs = [(path, dst / path.relative_to(src)) for path in files]
+    return enhance_files(jobs, model, strength, options, if_exists, preview_count, preview_max_side,
+                         on_progress, should_stop, dst)
+
+
+def enhance_files(
+    jobs: list[tuple[Path, Path]],
+    model: QAGAN,
+    strength: float = 1.0,
+    options: dict[str, Any] | None = None,
+    if_exists: str = "skip",
+    preview_count: int = 0,
+    preview_max_side: int = 512,
+    on_progress: FolderProgress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    dst: Path | None = None,
+) -> FolderReport:
+    """Enhance each ``(input, output)`` file pair, one at a time (the engine of ``enhance_folder``)."""
+    if if_exists not in IF_EXISTS:
+        raise QAGANError(f"if_exists must be one of {IF_EXISTS}, got {if_exists!r}")
+    report = FolderReport(total=len(jobs))
+    where = f" to {dst}" if dst else ""
+    for i, (path, out_path) in enumerate(jobs):
         if should_stop is not None and should_stop():
             raise Cancelled(
-                f"folder enhancement cancelled after {i} of {len(files)} images "
-                f"({len(report.written)} written to {dst}; queue again to continue)"
+                f"enhancement cancelled after {i} of {len(jobs)} images "
+                f"({len(report.written)} written{where}; queue again to continue)"
             )
-        out_path = dst / path.relative_to(src)
         if out_path.exists() and if_exists == "skip":
             report.existing.append(out_path)
         else:
@@ -112,5 +130,5 @@ def enhance_folder(
                     report.previews.append(_thumbnail(y, preview_max_side))
                 del x, y
         if on_progress is not None:
-            on_progress(i + 1, len(files), path)
+            on_progress(i + 1, len(jobs), path)
     return report
