@@ -35,8 +35,6 @@ PRECISIONS = ("auto", "float32", "bfloat16", "float16")
 # 0.001 at 64 (max 0.03/255), so 64 leaves a wide margin below 1/255 for
 # trained networks that lean more on the deep (wide receptive field) features.
 DEFAULT_OVERLAP = 64
-DEFAULT_TILE = 1024  # kept for callers; the tile now follows free memory
-DEFAULT_TILE_THRESHOLD = 2048 * 2048  # kept for callers of enhance_one
 MAX_BATCH = 8
 
 Images = torch.Tensor | Sequence[torch.Tensor]
