@@ -24,3 +24,14 @@ def pick_device(name: str | torch.device | None = "auto") -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise QAGANError(f"device {name!r} requested but CUDA is not available")
     return device
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for CUDA/MPS/CPU allocation failures (which all surface as RuntimeError)."""
+    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
+    if isinstance(exc, oom_type):
+        return True
+    if not isinstance(exc, RuntimeError):
+        return False
+    text = str(exc).lower()
+    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text

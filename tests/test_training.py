@@ -120,3 +120,20 @@ def test_epochs_define_steps(folders, random_encoder) -> None:
     low, high = folders
     trainer = Trainer(tiny_config(low, high, steps=None, epochs=3, batch_size=2), random_encoder)
     assert trainer.total_steps == 3 * 2  # ceil(3 images / batch 2) per epoch
+
+
+def test_out_of_memory_is_a_clear_error(folders, random_encoder, tmp_path: Path, monkeypatch) -> None:
+    low, high = folders
+    state_path = tmp_path / "s.safetensors"
+    trainer = Trainer(tiny_config(low, high, steps=3, batch_size=2), random_encoder, None, state_path)
+    trainer.train_step()
+    trainer.save()
+    saved = state_path.read_bytes()
+
+    def no_memory() -> dict:
+        raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(trainer, "train_step", no_memory)
+    with pytest.raises(QAGANError, match=r"out of memory at training step 2 .*batch size 2.*kept at"):
+        trainer.run()
+    assert state_path.read_bytes() == saved

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from ..devices import pick_device
+from ..devices import is_out_of_memory, pick_device
 from ..errors import Cancelled, QAGANError
 from ..model.qagan import QAGAN, Transform
 from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer, working_shape
@@ -300,7 +300,15 @@ def degrade(
     out = []
     for x in items:
         _check(x)
-        y = model.degrade_tensor(x.to(device=device, dtype=torch.float32)[None], ref)
+        try:
+            y = model.degrade_tensor(x.to(device=device, dtype=torch.float32)[None], ref)
+        except Exception as exc:
+            if not is_out_of_memory(exc):
+                raise
+            raise QAGANError(
+                f"out of memory degrading a {x.shape[2]}x{x.shape[1]} image on {device}: G_L runs on "
+                "the whole image, so downscale it first"
+            ) from exc
         out.append(y.clamp_(0, 1)[0].to(x.device))
     if isinstance(high_images, torch.Tensor) and high_images.dim() == 3:
         return out[0]

@@ -16,6 +16,7 @@ from typing import TypeVar
 
 import torch
 
+from ..devices import is_out_of_memory
 from ..errors import QAGANError
 from .tiling import ALIGN, MIN_TILE, round_down
 
@@ -28,6 +29,7 @@ MAX_TILE = 2048
 FALLBACK_AVAILABLE = 4 * 2**30
 
 T = TypeVar("T")
+
 
 
 def available_memory(device: torch.device) -> int:
@@ -68,17 +70,6 @@ def auto_tile(
 ) -> int:
     """Tile size for ``device`` from its available memory."""
     return tile_for_memory(memory_budget(device, available), dtype)
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    """True for CUDA/MPS/CPU allocation failures (which all surface as RuntimeError)."""
-    oom_type = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
-    if isinstance(exc, oom_type):
-        return True
-    if not isinstance(exc, RuntimeError):
-        return False
-    text = str(exc).lower()
-    return "out of memory" in text or "can't allocate memory" in text or "failed to allocate" in text
 
 
 def free_cached_memory() -> None:

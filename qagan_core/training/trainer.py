@@ -37,9 +37,9 @@ from ..checkpoints import (
     save_model,
     write_safetensors,
 )
-from ..devices import pick_device
+from ..devices import is_out_of_memory, pick_device
 from ..encoder import VGGEncoder, resolve_encoder
-from ..errors import Cancelled, TrainingDiverged
+from ..errors import Cancelled, QAGANError, TrainingDiverged
 from ..model import (
     ARCH_NAME,
     QAGAN,
@@ -196,6 +196,14 @@ class Trainer:
         self.history.append({"step": self.step, **losses, "lr_g": lr_g, "lr_d": lr_d})
         return losses
 
+    def _out_of_memory_message(self) -> str:
+        cfg = self.config
+        kept = self.state_path if self.state_path and self.state_path.exists() else None
+        where = f"; the last saved checkpoint is kept at {kept}" if kept else ""
+        return (f"out of memory at training step {self.step + 1} on {self.device} (batch size "
+                f"{cfg.batch_size}, training size {cfg.train_size}): lower the batch size or the "
+                f"training size{where}")
+
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
         if not math.isfinite(float(loss.detach())):
             kept = self.state_path if self.state_path and self.state_path.exists() else None
@@ -219,7 +227,12 @@ class Trainer:
                 saved = self.save()
                 where = f"; progress saved to {saved}" if saved else ""
                 raise Cancelled(f"training cancelled at step {self.step}/{self.total_steps}{where}")
-            losses = self.train_step()
+            try:
+                losses = self.train_step()
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                raise QAGANError(self._out_of_memory_message()) from exc
             if on_progress is not None:
                 lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
                 on_progress(Progress(self.step, self.total_steps, losses, *lr))
