@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 
-from qagan_core.model import ModelConfig
+from qagan_core.encoder import VGGEncoder
+from qagan_core.model import QAGAN, ModelConfig
 from qagan_core.training import TrainConfig
 
 TINY_MODEL = ModelConfig(global_size=32, d_channels=8)
@@ -36,3 +38,14 @@ def tiny_config(low: Path, high: Path, **overrides) -> TrainConfig:
     )
     settings.update(overrides)
     return TrainConfig(**settings)
+
+
+def perturbed_model(encoder: VGGEncoder, config: ModelConfig) -> QAGAN:
+    """A QAGAN whose generators are nudged off their identity start (seeded), so outputs
+    depend on the input's local context; G_H is perturbed first, then G_L."""
+    torch.manual_seed(0)
+    model = QAGAN(config, encoder).eval()
+    with torch.no_grad():
+        for p in list(model.g_h.parameters()) + list(model.g_l.parameters()):
+            p.add_(0.02 * torch.randn_like(p))
+    return model

@@ -17,7 +17,6 @@ from qagan_core import (
     find_resume_state,
     list_encoder_files,
     loss_curve_image,
-    resolve_encoder,
     save_image,
     save_model,
     state_path_for,
@@ -25,9 +24,9 @@ from qagan_core import (
 
 
 @pytest.fixture(scope="module")
-def tiny_model() -> QAGAN:
+def tiny_model(random_encoder) -> QAGAN:
     torch.manual_seed(0)
-    return QAGAN(ModelConfig(), resolve_encoder("random")).eval()
+    return QAGAN(ModelConfig(), random_encoder).eval()
 
 
 def test_state_path_for() -> None:

@@ -13,7 +13,7 @@ from qagan_core.encoder import TORCHVISION_FILE
 
 
 def _torchvision_layout(encoder) -> dict[str, torch.Tensor]:
-    state = {f"features.{k}": v.clone() for k, v in encoder.features.state_dict().items()}
+    state = {f"features.{k}": v.contiguous().clone() for k, v in encoder.features.state_dict().items()}
     state["classifier.0.weight"] = torch.zeros(4, 4)  # the rest of VGG-19 is ignored
     return state
 

@@ -7,8 +7,8 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import perturbed_model
 
-from qagan_core.encoder import resolve_encoder
 from qagan_core.errors import QAGANError
 from qagan_core.inference import enhance
 from qagan_core.inference import fast as fast_module
@@ -36,14 +36,9 @@ from qagan_core.model.qagan import QAGAN
 
 
 @pytest.fixture(scope="module")
-def model() -> QAGAN:
-    """Random encoder; G_H perturbed so its output depends on local context (identity at init)."""
-    torch.manual_seed(0)
-    m = QAGAN(ModelConfig(), resolve_encoder("random")).eval()
-    with torch.no_grad():
-        for p in m.g_h.parameters():
-            p.add_(0.02 * torch.randn_like(p))
-    return m
+def model(random_encoder) -> QAGAN:
+    """Random encoder; generators perturbed so the output depends on local context."""
+    return perturbed_model(random_encoder, ModelConfig())
 
 
 def photo_like(h: int, w: int, seed: int = 0) -> torch.Tensor:

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import perturbed_model
 
 from qagan_core import QAGAN, ModelConfig, QAGANError, degrade, enhance
 
 
 @pytest.fixture(scope="module")
 def model(random_encoder) -> QAGAN:
-    torch.manual_seed(0)
-    m = QAGAN(ModelConfig(global_size=32), random_encoder).eval()
-    with torch.no_grad():  # leave the identity start so outputs depend on the input
-        for p in list(m.g_h.parameters()) + list(m.g_l.parameters()):
-            p.add_(0.02 * torch.randn_like(p))
-    return m
+    return perturbed_model(random_encoder, ModelConfig(global_size=32))
 
 
 def test_batch_and_list_shapes(model: QAGAN) -> None:
@@ -64,3 +60,13 @@ def test_bad_inputs(model: QAGAN) -> None:
 def test_degrade_shapes(model: QAGAN) -> None:
     out = degrade(torch.rand(2, 3, 24, 20), torch.rand(3, 600, 40), model)
     assert out.shape == (2, 3, 24, 20)
+
+
+def test_degrade_out_of_memory_is_clear(model: QAGAN, monkeypatch) -> None:
+    def no_memory(*_args):
+        raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9 GB")
+
+    monkeypatch.setattr(model, "degrade_tensor", no_memory)
+    with pytest.raises(QAGANError, match="out of memory degrading a 20x24 image"):
+        degrade(torch.rand(3, 24, 20), torch.rand(3, 16, 16), model)
+    monkeypatch.undo()
