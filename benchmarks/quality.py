@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -260,6 +261,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         global_curve=not args.no_curve,
         qam_residual=not args.qam_literal,
         global_size=args.global_size,
+        curve_pixel_stats=args.pixel_stats,
     )
     cfg = TrainConfig(
         low_dir=str(out / "low"),
@@ -269,6 +271,9 @@ def cmd_train(args: argparse.Namespace) -> None:
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lambda_cc=args.lambda_cc,
+        lambda_idt=args.lambda_idt,
+        history_size=args.history,
+        amp=args.amp,
         load_size=args.load_size,
         crop_size=args.crop_size,
         train_size=args.train_size,
@@ -285,22 +290,102 @@ def cmd_train(args: argparse.Namespace) -> None:
         if trainer.step % args.log_every == 0 or trainer.step == trainer.total_steps:
             text = " ".join(f"{k} {v:.3f}" for k, v in losses.items())
             print(f"[{args.name}] step {trainer.step}/{trainer.total_steps} "
-                  f"{time.perf_counter() - start:.0f}s {text}", flush=True)
+                  f"{time.perf_counter() - start:.1f}s {text}", flush=True)
     train_s = time.perf_counter() - start
     trainer.save()
     model = trainer.export_model()
     outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
     result = evaluate(args.name, outputs, pairs, out)
     encoder = "random" if trainer.encoder.identity.is_random else "pretrained"
+    if trainer.device.type == "cuda":
+        where = torch.cuda.get_device_name(trainer.device) + (" amp" if trainer.use_amp else "")
+    else:
+        where = f"{trainer.device.type} ({args.threads} threads)"
     result["budget"] = (
         f"{cfg.steps} steps, batch {cfg.batch_size}, crop {cfg.crop_size}->{cfg.train_size}, "
-        f"lr G/D {cfg.lr_g:g}/{cfg.lr_d:g}, {trainer.device.type} ({args.threads} threads), "
-        f"encoder {encoder}, train {train_s / 60:.1f} min"
+        f"lr G/D {cfg.lr_g:g}/{cfg.lr_d:g}, {where}, encoder {encoder}, train {train_s / 60:.1f} min"
     )
     result["train_config"] = cfg.to_dict()
     result["history"] = trainer.history
     result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
     write_result(out, result)
+
+
+# ------------------------------------------------------------------ sweeps
+# Named variants for ``sweep``: extra ``train`` arguments on top of the common ones.
+VARIANTS: dict[str, list[str]] = {
+    "paper": [],
+    "noqam": ["--no-qam"],
+    "nocurve": ["--no-curve"],
+    "pixstats": ["--pixel-stats"],
+    "idt1": ["--lambda-idt", "1"],
+    "hist50": ["--history", "50"],
+    "ttur": ["--lr-d", "4e-4"],
+    "lr1e-3": ["--lr-g", "1e-3", "--lr-d", "1e-3"],
+    "pixstats_idt1": ["--pixel-stats", "--lambda-idt", "1"],
+    "pixstats_noqam": ["--pixel-stats", "--no-qam"],
+}
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    """Train every variant x seed as ``<variant>_s<seed>``, ``--jobs`` at a time (one GPU or CPU)."""
+    out = Path(args.out)
+    (out / "logs").mkdir(parents=True, exist_ok=True)
+    unknown = [v for v in args.variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"unknown variants {unknown}; known: {sorted(VARIANTS)}")
+    train_args = args.train_args[1:] if args.train_args[:1] == ["--"] else args.train_args
+    queue = [(f"{v}{args.tag}_s{seed}", [*VARIANTS[v], "--seed", str(seed)])
+             for seed in args.seeds for v in args.variants]
+    running: list[tuple[str, subprocess.Popen]] = []
+    failed = []
+    start = time.perf_counter()
+    while queue or running:
+        while queue and len(running) < args.jobs:
+            name, extra = queue.pop(0)
+            cmd = [sys.executable, str(Path(__file__).resolve()), "--out", str(out), "train", name,
+                   *extra, *train_args]
+            with open(out / "logs" / f"{name}.log", "w") as log_file:  # the child keeps its own handle
+                running.append((name, subprocess.Popen(cmd, stdout=log_file, stderr=subprocess.STDOUT)))
+        time.sleep(1.0)
+        for name, proc in list(running):
+            if proc.poll() is not None:
+                running.remove((name, proc))
+                status = "ok" if proc.returncode == 0 else f"FAILED ({proc.returncode})"
+                if proc.returncode != 0:
+                    failed.append(name)
+                print(f"[{time.perf_counter() - start:.0f}s] {name}: {status}", flush=True)
+    summarise(out, [f"{v}{args.tag}" for v in args.variants])
+    if failed:
+        raise SystemExit(f"failed runs: {failed} (logs in {out / 'logs'})")
+
+
+def summarise(out: Path, groups: list[str]) -> None:
+    """Mean and spread over seeds of every ``<group>_s<seed>`` result."""
+    print("| variant | seeds | PSNR mean (min..max) | SSIM mean | dmean | sat | images improved |")
+    print("|---|---|---|---|---|---|---|")
+    input_path = out / "results" / "input.json"
+    inp = json.loads(input_path.read_text()) if input_path.exists() else None
+    for group in groups:
+        runs = [json.loads(p.read_text()) for p in sorted((out / "results").glob(f"{group}_s*.json"))]
+        runs = [r for r in runs if r["name"].rsplit("_s", 1)[0] == group]
+        if not runs:
+            continue
+        psnr = [r["psnr"] for r in runs]
+        better = ""
+        if inp is not None:
+            base = {row["image"]: row["psnr"] for row in inp["per_image"]}
+            better = "/".join(str(sum(row["psnr"] > base[row["image"]] for row in r["per_image"]))
+                              for r in runs)
+        print(f"| {group} | {len(runs)} | {np.mean(psnr):.2f} ({min(psnr):.2f}..{max(psnr):.2f}) "
+              f"| {np.mean([r['ssim'] for r in runs]):.4f} | {np.mean([r['dmean'] for r in runs]):.1f} "
+              f"| {np.mean([r['sat'] for r in runs]):.2f} | {better} of {runs[0]['n']} |")
+
+
+def cmd_summary(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    groups = args.groups or sorted({p.stem.rsplit("_s", 1)[0] for p in (out / "results").glob("*_s*.json")})
+    summarise(out, groups)
 
 
 # ------------------------------------------------------------ table / grid
@@ -361,6 +446,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr-g", type=float, default=1e-4)
     p.add_argument("--lr-d", type=float, default=1e-4)
     p.add_argument("--lambda-cc", type=float, default=2.0)
+    p.add_argument("--lambda-idt", type=float, default=0.0, help="identity loss weight (not in the paper)")
+    p.add_argument("--history", type=int, default=0, help="history buffer size for D (not in the paper)")
+    p.add_argument("--pixel-stats", action="store_true", help="global head also sees pixel statistics")
+    p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
     p.add_argument("--no-qam", action="store_true", help="G_L's QAMs replaced by plain conv blocks")
     p.add_argument("--no-residual", action="store_true", help="generators output sigmoid(conv), no skip")
     p.add_argument("--no-curve", action="store_true", help="no global colour curve in G_H")
@@ -370,6 +459,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=10)
+
+    p = sub.add_parser("sweep", help="train variants x seeds in parallel child processes",
+                       epilog="arguments after -- go to every 'train' run, e.g. -- --device cuda")
+    p.add_argument("--variants", type=lambda s: s.split(","), default=["paper", "noqam"],
+                   help=f"comma-separated, from {', '.join(VARIANTS)}")
+    p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
+    p.add_argument("--jobs", type=int, default=1, help="runs at a time")
+    p.add_argument("--tag", default="", help="suffix for the run names (e.g. _gpu)")
+    p.add_argument("train_args", nargs=argparse.REMAINDER)
+
+    p = sub.add_parser("summary", help="mean and spread over seeds of <variant>_s<seed> results")
+    p.add_argument("groups", nargs="*")
 
     sub.add_parser("table", help="print the markdown table of all results")
 
@@ -384,7 +485,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     commands = {"build": cmd_build, "baselines": cmd_baselines, "train": cmd_train, "table": cmd_table,
-                "grid": cmd_grid}
+                "grid": cmd_grid, "sweep": cmd_sweep, "summary": cmd_summary}
     commands[args.command](args)
 
 

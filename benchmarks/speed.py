@@ -104,6 +104,12 @@ def naive(model: QAGAN, x: torch.Tensor) -> torch.Tensor:
         return model.enhance_tensor(xb, model.global_transform(xb)).clamp(0, 1)[0]
 
 
+def sync(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall-clock timers measure it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
 def cpu_seconds() -> float:
     """User + system CPU time of this process: with other jobs on the machine, ``cpu / cores``
     estimates the wall time on an idle machine."""
@@ -121,7 +127,7 @@ def psnr_u8(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def to_u8(x: torch.Tensor) -> np.ndarray:
-    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).numpy()
+    return (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
 
 
 def train_step_seconds(
@@ -133,24 +139,28 @@ def train_step_seconds(
     if not folder:
         raise SystemExit("training cases need --photos")
     cfg = TrainConfig(low_dir=folder, high_dir=folder, steps=100, batch_size=batch, load_size=load_size,
-                      crop_size=crop, train_size=size, encoder_weights="random", device="cpu")
+                      crop_size=crop, train_size=size, encoder_weights="random", device=args.device)
     trainer = Trainer(cfg, encoder=resolve_encoder("random"))
-    if warmup:
+    if warmup or trainer.device.type == "cuda":
         trainer.train_step()
+    sync(trainer.device)
     t0 = time.perf_counter()
     for _ in range(args.train_steps):
         trainer.train_step()
+    sync(trainer.device)
     return (time.perf_counter() - t0) / args.train_steps
 
 
 def run_case(name: str, args: argparse.Namespace) -> dict:
     """Runs in the child process; returns the figures of one case."""
     torch.set_num_threads(args.threads)
-    model = build_model()
-    out: dict = {"case": name}
+    device = torch.device(args.device)
+    model = build_model().to(device)
+    gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else None
+    out: dict = {"case": name, "device": gpu or "cpu"}
     if name == "throughput512":
         # Interleaved rounds, median per round: other jobs on the machine shift all three alike.
-        xs = torch.stack([synthetic((512, 512))] * 8)
+        xs = torch.stack([synthetic((512, 512))] * 8).to(device)
         runs = {
             "naive": (1, lambda: naive(model, xs[0])),
             "batch1": (1, lambda: enhance(xs[0], model, mode="exact", tile=0)),
@@ -161,14 +171,16 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
         times: dict[str, list[float]] = {key: [] for key in runs}
         for _ in range(args.reps):
             for key, (_count, fn) in runs.items():
+                sync(device)
                 t0 = time.perf_counter()
                 fn()
+                sync(device)
                 times[key].append(time.perf_counter() - t0)
         for key, (count, _fn) in runs.items():
             out[f"{key}_images_per_s"] = count / float(np.median(times[key]))
     elif name == "bf16":
         paths = photo_paths(args.photos)
-        x = load(paths[0], (512, 512)) if paths else synthetic((512, 512))
+        x = (load(paths[0], (512, 512)) if paths else synthetic((512, 512))).to(device)
         full = enhance(x, model, mode="exact", tile=0, precision="float32")
         half = enhance(x, model, mode="exact", tile=0, precision="bfloat16")
         out["psnr_db"] = psnr_u8(to_u8(full), to_u8(half))
@@ -192,14 +204,19 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
             out["global_only_psnr_db"].append(psnr_u8(exact, to_u8(glob)))
     elif name in ("exact12", "fast12", "fast12_ws768", "naive_full"):
         size = FULL_SIZE if name != "naive_full" else tuple(args.naive_size)
-        x = full_image(args, size)
+        x = full_image(args, size).to(device)
+        ws = 768 if name == "fast12_ws768" else args.working_size
+        if device.type == "cuda" and name != "naive_full":  # warm-up: CUDA kernels, cuDNN plans
+            enhance(x, model, mode=name.split("12")[0], working_size=ws)
+        sync(device)
         t0, c0 = time.perf_counter(), cpu_seconds()
         if name == "naive_full":
             y = naive(model, x)
         else:
-            ws = 768 if name == "fast12_ws768" else args.working_size
             y = enhance(x, model, mode=name.split("12")[0], working_size=ws)
+        sync(device)
         out["seconds"] = time.perf_counter() - t0
+        y = y.cpu()
         out["cpu_seconds"] = cpu_seconds() - c0
         out["megapixels"] = size[0] * size[1] / 1e6
         if args.save_dir and name != "naive_full":
@@ -211,11 +228,14 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
     else:
         raise SystemExit(f"unknown case {name}")
     out["peak_rss_mb"] = peak_rss_mb()
+    if device.type == "cuda":
+        out["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return out
 
 
 def child_command(name: str, args: argparse.Namespace, save_dir: str) -> list[str]:
-    cmd = [sys.executable, __file__, "--case", name, "--threads", str(args.threads), "--reps",
+    cmd = [sys.executable, __file__, "--case", name, "--device", args.device, "--threads", str(args.threads),
+           "--reps",
            str(args.reps), "--working-size", str(args.working_size), "--train-steps",
            str(args.train_steps), "--naive-size", *map(str, args.naive_size), "--save-dir", save_dir]
     if args.photos:
@@ -230,6 +250,7 @@ def main() -> None:
     parser.add_argument("--case", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--save-dir", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU timings synchronise)")
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--train-steps", type=int, default=1)
     parser.add_argument("--working-size", type=int, default=1024)

@@ -70,3 +70,42 @@ def test_gradients_reach_g_and_d_but_not_e(folders, random_encoder) -> None:
         assert sum(float(g.abs().sum()) for g in grads) > 0, name
     assert all(p.grad is None for p in random_encoder.parameters())
     assert trainer.config.model == TINY_MODEL
+
+
+def test_pixel_stats_of_known_images() -> None:
+    from qagan_core.model.generators import PIXEL_QUANTILES, PIXEL_STATS, pixel_stats
+
+    grey = torch.full((1, 3, 16, 16), 0.5)
+    assert pixel_stats(grey).shape == (1, PIXEL_STATS)
+    assert torch.allclose(pixel_stats(grey), torch.zeros(1, PIXEL_STATS))
+    # a horizontal ramp 0..1 in red only: mean 0.5, std 1/sqrt(12), quantile q = q
+    ramp = torch.zeros(1, 3, 4, 1001)
+    ramp[:, 0] = torch.linspace(0, 1, 1001)
+    red = pixel_stats(ramp).view(3, -1)[0]
+    expected = torch.tensor([0.0, 12**-0.5, *(q - 0.5 for q in PIXEL_QUANTILES)])
+    assert torch.allclose(red, expected, atol=1e-3)
+
+
+def test_curve_head_with_pixel_stats_starts_as_identity_and_sees_exposure(random_encoder) -> None:
+    config = ModelConfig(global_size=32, curve_pixel_stats=True)
+    model = QAGAN(config, random_encoder).eval()
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(model.enhance_tensor(x), x, atol=1e-6)
+        head = model.g_h.curve
+        torch.manual_seed(0)
+        for p in head.mlp.parameters():
+            p.add_(0.1 * torch.randn_like(p))
+        # with the VGG statistics silenced, the head still tells a dark image from a bright one
+        relu5 = torch.zeros(2, 512, 2, 2)
+        thumbs = torch.stack([torch.full((3, 32, 32), 0.1), torch.full((3, 32, 32), 0.9)])
+        _mix, bias, knots = head(relu5, thumbs)
+    assert not torch.allclose(bias[0], bias[1], atol=1e-4)
+    assert not torch.allclose(knots[0], knots[1], atol=1e-4)
+
+
+def test_model_files_without_the_pixel_stats_option_keep_the_old_head() -> None:
+    """Files written before ``curve_pixel_stats`` existed load with it off, whatever the default."""
+    old = {k: v for k, v in ModelConfig().to_dict().items() if k != "curve_pixel_stats"}
+    assert ModelConfig.from_dict(old).curve_pixel_stats is False
+    assert ModelConfig.from_dict({**old, "curve_pixel_stats": True}).curve_pixel_stats is True

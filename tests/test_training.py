@@ -57,13 +57,14 @@ def test_train_save_reload_enhance(folders, random_encoder, tmp_path: Path) -> N
     assert torch.allclose(enhance(x, load_model(state_path)), y, atol=1e-6)
 
 
-def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path) -> None:
+@pytest.mark.parametrize("extras", [{}, {"history_size": 3, "lambda_idt": 1.0}])
+def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path, extras: dict) -> None:
     low, high = folders
-    straight = Trainer(tiny_config(low, high, steps=4, batch_size=2), random_encoder)
+    straight = Trainer(tiny_config(low, high, steps=4, batch_size=2, **extras), random_encoder)
     for _ in range(4):
         straight.train_step()
 
-    first = Trainer(tiny_config(low, high, steps=4, batch_size=2), random_encoder)
+    first = Trainer(tiny_config(low, high, steps=4, batch_size=2, **extras), random_encoder)
     first.train_step()
     first.train_step()
     first.save_state(tmp_path / "half.safetensors")
@@ -77,6 +78,19 @@ def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path) 
     for key in a:
         assert torch.allclose(a[key], b[key], atol=1e-5), key
     assert [h["loss_g"] for h in straight.history] == pytest.approx([h["loss_g"] for h in resumed.history])
+
+
+def test_identity_loss_enters_the_generator_loss(folders, random_encoder) -> None:
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=3, batch_size=2, lambda_idt=0.5), random_encoder)
+    first = trainer.train_step()
+    assert first["identity"] == pytest.approx(0.0, abs=1e-6)  # fresh generators are the identity
+    losses = trainer.train_step()
+    assert losses["identity"] > 0
+    cfg = trainer.config
+    expected = (losses["adv_h"] + losses["adv_l"] + cfg.lambda_cc * losses["cycle"]
+                + cfg.lambda_idt * losses["identity"])
+    assert losses["loss_g"] == pytest.approx(expected, rel=1e-5)
 
 
 def test_nan_stops_training_and_keeps_last_good_checkpoint(folders, random_encoder, tmp_path: Path) -> None:
@@ -112,6 +126,9 @@ def test_schedule_constant_then_linear_decay() -> None:
 
 def test_invalid_settings_are_clear(folders) -> None:
     low, high = folders
+    for bad, message in (({"lambda_idt": -1.0}, "lambda_idt"), ({"history_size": -2}, "history_size")):
+        with pytest.raises(QAGANError, match=message):
+            Trainer(tiny_config(low, high, **bad))
     with pytest.raises(QAGANError, match="train_size must be a multiple of 16"):
         Trainer(tiny_config(low, high, train_size=30, crop_size=30))
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import ModelFileError
 
 ARCH_NAME = "qagan-vgg19"
+ADDED_OPTIONS_OLD_VALUES = {"curve_pixel_stats": False}
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,8 @@ class ModelConfig:
     - ``global_curve``: G_H also predicts a per-image colour transform (3x3 mix,
       bias, per-channel monotone curve) from global VGG statistics of a fixed-size
       thumbnail; resolution-independent, so tiles and full-size runs agree.
+    - ``curve_pixel_stats``: the global head also sees the thumbnail's own
+      per-channel mean, std and quantiles, not only VGG statistics.
     - ``use_qam``: False replaces G_L's QAMs by plain conv blocks (the
       CycleGAN-style ablation of the paper).
     - ``qam_residual``: QAM adds its projected attention output to f_H before
@@ -28,6 +31,7 @@ class ModelConfig:
     residual_output: bool = True
     global_curve: bool = True
     curve_knots: int = 16
+    curve_pixel_stats: bool = False
     global_size: int = 128
     use_qam: bool = True
     qam_residual: bool = True
@@ -47,4 +51,6 @@ class ModelConfig:
                 f"model uses an architecture this version does not know (options {unknown}); "
                 "update the QAGAN package"
             )
-        return cls(**data)
+        # Options added after the first release: a file without them was made
+        # before they existed, so it has the old behaviour, whatever the default is now.
+        return cls(**{**ADDED_OPTIONS_OLD_VALUES, **data})

@@ -76,14 +76,41 @@ def apply_curve(
     return out
 
 
-class GlobalCurveHead(nn.Module):
-    """Predicts the per-image colour transform of ``apply_curve`` from relu5_1 stats."""
+PIXEL_QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
+PIXEL_STATS = 3 * (2 + len(PIXEL_QUANTILES))
 
-    def __init__(self, knots: int = 16, channels: int = 512, hidden: int = 256) -> None:
+
+def pixel_stats(thumb: torch.Tensor) -> torch.Tensor:
+    """Per-channel mean, std and quantiles of a thumbnail ``[B,3,s,s]``: ``[B, PIXEL_STATS]``.
+
+    Direct evidence of exposure, contrast and colour cast for the global head,
+    centred on 0 (a mid-grey image gives mean and quantiles 0).
+    """
+    flat = thumb.float().clamp(0, 1).flatten(2)  # [B,3,N]
+    q = torch.tensor(PIXEL_QUANTILES, device=flat.device, dtype=flat.dtype)
+    quantiles = torch.quantile(flat, q, dim=2).permute(1, 2, 0)  # [B,3,Q]
+    mean = flat.mean(2, keepdim=True)
+    std = flat.std(2, unbiased=False, keepdim=True)
+    return torch.cat([mean - 0.5, std, quantiles - 0.5], 2).flatten(1)
+
+
+class GlobalCurveHead(nn.Module):
+    """Predicts the per-image colour transform of ``apply_curve``.
+
+    Input: mean and std of relu5_1 over the thumbnail and, with
+    ``use_pixel_stats``, the thumbnail's own per-channel statistics
+    (``pixel_stats``).
+    """
+
+    def __init__(
+        self, knots: int = 16, channels: int = 512, hidden: int = 256, use_pixel_stats: bool = False
+    ) -> None:
         super().__init__()
         self.knots = knots
+        self.use_pixel_stats = use_pixel_stats
+        n_in = 2 * channels + (PIXEL_STATS if use_pixel_stats else 0)
         self.mlp = nn.Sequential(
-            nn.Linear(2 * channels, hidden),
+            nn.Linear(n_in, hidden),
             nn.ReLU(inplace=True),
             nn.Linear(hidden, hidden),
             nn.ReLU(inplace=True),
@@ -92,8 +119,14 @@ class GlobalCurveHead(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(self, relu5: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, relu5: torch.Tensor, thumb: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         stats = torch.cat([relu5.mean(dim=(2, 3)), relu5.std(dim=(2, 3), unbiased=False)], 1)
+        if self.use_pixel_stats:
+            if thumb is None:
+                raise ValueError("the global head with pixel statistics needs the thumbnail")
+            stats = torch.cat([stats, pixel_stats(thumb).to(stats.dtype)], 1)
         p = self.mlp(stats)
         b = p.shape[0]
         mix = torch.eye(3, device=p.device, dtype=p.dtype).expand(b, 3, 3) + p[:, :9].view(b, 3, 3)
@@ -121,12 +154,17 @@ class GeneratorH(nn.Module):
         if config.residual_output:
             nn.init.zeros_(self.to_rgb[1].weight)
             nn.init.zeros_(self.to_rgb[1].bias)
-        self.curve = GlobalCurveHead(config.curve_knots) if config.global_curve else None
+        self.curve = (
+            GlobalCurveHead(config.curve_knots, use_pixel_stats=config.curve_pixel_stats)
+            if config.global_curve
+            else None
+        )
 
     def global_transform(
-        self, relu5_thumb: torch.Tensor
+        self, relu5_thumb: torch.Tensor, thumb: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None:
-        return None if self.curve is None else self.curve(relu5_thumb)
+        """The colour transform from E(thumbnail)'s relu5_1 (and the thumbnail itself)."""
+        return None if self.curve is None else self.curve(relu5_thumb, thumb)
 
     def forward(
         self,

@@ -44,11 +44,11 @@ class QAGAN(nn.Module):
             return None
         s = self.config.global_size
         if feats is not None and tuple(x.shape[-2:]) == (s, s):
-            relu5 = feats[4]
+            thumb, relu5 = x, feats[4]
         else:
             thumb = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
             relu5 = self.encoder(thumb)[4]
-        return self.g_h.global_transform(relu5)
+        return self.g_h.global_transform(relu5, thumb)
 
     def enhance_tensor(self, x: torch.Tensor, transform: Transform | None = None) -> torch.Tensor:
         """G_H on a batch ``[B,3,H,W]`` of any size; unclamped output of the same size.

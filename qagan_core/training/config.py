@@ -16,6 +16,10 @@ class TrainConfig:
     Paper §4.2: Adam(lr 1e-4, betas 0.5/0.999) for G and D, batch 12, 150
     epochs with the learning rate constant for the first half and decayed
     linearly to zero over the second, 256 crops resized to 128, lambda_cc = 2.
+    Not in the paper: ``lambda_idt`` weighs an identity loss (G_H keeps a
+    high-quality photo, G_L a low-quality one, L1); ``history_size`` > 0 shows
+    the discriminators generated images from a history buffer of that many
+    (half of each batch, as in CycleGAN).
     An epoch is ceil(max(#low, #high) / batch_size) steps. ``steps`` overrides
     ``epochs`` when set.
     """
@@ -30,6 +34,8 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lambda_cc: float = 2.0
+    lambda_idt: float = 0.0
+    history_size: int = 0
     load_size: int = 512
     crop_size: int = 256
     train_size: int = 128
@@ -57,7 +63,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         data = dict(data)
-        model = ModelConfig.from_dict(data.pop("model", {}))
+        model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})
 
@@ -70,6 +76,8 @@ class TrainConfig:
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
             (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
+            (self.lambda_idt >= 0, "lambda_idt must be >= 0"),
+            (self.history_size >= 0, "history_size must be >= 0"),
             (self.train_size >= 16 and self.train_size % 16 == 0,
              "train_size must be a multiple of 16 (at least 16)"),
             (self.crop_size >= self.train_size, "crop_size must be >= train_size"),

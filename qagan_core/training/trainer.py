@@ -5,7 +5,9 @@ One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
     I~_H = G_H(I_L)             I~_L = G_L(I_H | I_L)       (I_L is G_L's QAM reference)
     I^_L = G_L(I~_H | I_L)      I^_H = G_H(I~_L)
     L_G  = L_adv^H + L_adv^L + lambda_cc (L_cc^L + L_cc^H)     (eq. 9, G side of eqs. 6-7)
+           [+ lambda_idt (|G_H(I_H) - I_H|_1 + |G_L(I_L | I_L) - I_L|_1), not in the paper]
     L_D  = RaHinge(D_H; I_H, I~_H) + RaHinge(D_L; I_L, I~_L)   (eqs. 6-7)
+           [I~ drawn from a history buffer when history_size > 0, not in the paper]
 
 The encoder is frozen; G and D are updated with Adam, alternately.
 """
@@ -50,6 +52,7 @@ from ..model import (
 )
 from .config import TrainConfig, lr_factor
 from .data import ImageFolder, SampleSpec
+from .history import ImageHistory
 
 log = logging.getLogger("qagan")
 
@@ -120,6 +123,8 @@ class Trainer:
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
         self.rng = random.Random(config.seed)
+        self.history_h = ImageHistory(config.history_size)
+        self.history_l = ImageHistory(config.history_size)
         self.step = 0
         self.history: list[dict[str, float]] = []
         self._preview_input = self.low.first_image(256) if config.preview_every else None
@@ -167,6 +172,12 @@ class Trainer:
             adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h))
             adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l))
             loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
+            idt = torch.zeros((), device=self.device)
+            if cfg.lambda_idt > 0:
+                idt_h = g_h(real_h, f_h, self.model.global_transform(real_h, f_h))
+                idt_l = g_l(real_l, f_l, f_l)
+                idt = (idt_h.float() - real_h).abs().mean() + (idt_l.float() - real_l).abs().mean()
+                loss_g = loss_g + cfg.lambda_idt * idt
         self._check_finite("generator", loss_g)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
@@ -174,9 +185,11 @@ class Trainer:
 
         self.d_h.requires_grad_(True)
         self.d_l.requires_grad_(True)
+        shown_h = self.history_h.query(fake_h, self.rng)
+        shown_l = self.history_l.query(fake_l, self.rng)
         with autocast:
-            loss_d_h = rahinge_d_loss(self.d_h(real_h), self.d_h(fake_h.detach()))
-            loss_d_l = rahinge_d_loss(self.d_l(real_l), self.d_l(fake_l.detach()))
+            loss_d_h = rahinge_d_loss(self.d_h(real_h), self.d_h(shown_h))
+            loss_d_l = rahinge_d_loss(self.d_l(real_l), self.d_l(shown_l))
             loss_d = loss_d_h + loss_d_l
         self._check_finite("discriminator", loss_d)
         self.opt_d.zero_grad(set_to_none=True)
@@ -190,6 +203,7 @@ class Trainer:
             "adv_h": float(adv_h.detach()),
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
+            "identity": float(idt.detach()),
             "loss_d_h": float(loss_d_h.detach()),
             "loss_d_l": float(loss_d_l.detach()),
         }
@@ -301,6 +315,10 @@ class Trainer:
                 for key, value in pstate.items():
                     tensors[f"{name}.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
             groups[name] = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
+        for name, buffer in (("history_h", self.history_h), ("history_l", self.history_l)):
+            images = buffer.state()
+            if images is not None:
+                tensors[name] = images
         tensors["rng.torch"] = torch.get_rng_state()
         if torch.cuda.is_available():
             for i, state in enumerate(torch.cuda.get_rng_state_all()):
@@ -339,6 +357,8 @@ class Trainer:
             for g in groups[name]:
                 g["betas"] = tuple(g["betas"])
             opt.load_state_dict({"state": state, "param_groups": groups[name]})
+        self.history_h.load(tensors.get("history_h"), self.device)
+        self.history_l.load(tensors.get("history_l"), self.device)
         torch.set_rng_state(tensors["rng.torch"])
         cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
         if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
