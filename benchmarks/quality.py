@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -99,10 +100,49 @@ def make_split(names: list[str], seed: int, n_test: int) -> dict[str, list[str]]
     }
 
 
+def scene_groups(sources_md: str) -> dict[str, str]:
+    """Photo file -> scene key, from a SOURCES.md table (``| file | package | original file | ...``).
+
+    Photos of one series share the key: same package and folder, same original
+    name once a trailing number or left/right is removed (``grand_canyon_1`` and
+    ``grand_canyon_3``).
+    """
+    groups = {}
+    for line in sources_md.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or Path(cells[0]).suffix.lower() not in PHOTO_EXTENSIONS:
+            continue
+        # the last path in the cell: "bundle.rcc entry dir/photo.webp", "dir/bg.edj (embedded ...)"
+        paths = [t for t in cells[2].split() if "/" in t] or cells[2].split()[:1]
+        original = paths[-1]
+        folder, _, stem = original.rpartition("/")
+        stem = re.sub(r"[_\- ]?(\d+|left|right)$", "", Path(stem).stem.lower())
+        groups[cells[0]] = f"{cells[1].split(' ')[0]}:{folder}/{stem}"
+    return groups
+
+
+def scenes_across_test(split: dict[str, list[str]], groups: dict[str, str]) -> list[list[str]]:
+    """Scene groups with photos both in the test set and in a training domain (leakage)."""
+    side = {name: part for part in ("test", "low", "high") for name in split[part]}
+    members: dict[str, list[str]] = {}
+    for name, key in groups.items():
+        if name in side:
+            members.setdefault(key, []).append(name)
+    return [sorted(names) for names in members.values()
+            if len({side[n] == "test" for n in names}) > 1]
+
+
 def cmd_build(args: argparse.Namespace) -> None:
     photos = Path(args.photos)
     names = sorted(p.name for p in photos.iterdir() if p.suffix.lower() in PHOTO_EXTENSIONS)
     split = make_split(names, args.seed, args.n_test)
+    sources = photos / "SOURCES.md"
+    if sources.is_file():
+        crossing = scenes_across_test(split, scene_groups(sources.read_text(encoding="utf-8")))
+        if crossing:
+            raise SystemExit(f"test photos share a scene with training photos: {crossing}; "
+                             "choose another --seed")
+        print("scene check: no scene series (SOURCES.md) has photos both in test and in training")
     out = Path(args.out)
     for sub in ("low", "high", "test/input", "test/target"):
         (out / sub).mkdir(parents=True, exist_ok=True)

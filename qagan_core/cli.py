@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
     t.add_argument("--lambda-cc", type=float, default=2.0, help="cycle-consistency weight")
+    t.add_argument("--lambda-idt", type=float,
+                   help="identity loss weight (not in the paper; default: the measured best, BENCHMARKS.md)")
+    t.add_argument("--history-size", type=int,
+                   help="generated images kept for the discriminators (0 = none; default: measured best)")
     t.add_argument("--load-size", type=int, default=512, help="photos are first resized to this long side")
     t.add_argument("--crop-size", type=int, default=256)
     t.add_argument("--train-size", type=int, default=128)
@@ -151,6 +155,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         "models_dir": args.models_dir, "device": args.device, "amp": args.amp,
         "save_every": args.save_every, "preview_every": args.preview_every,
     }
+    for key in ("lambda_idt", "history_size"):
+        if getattr(args, key) is not None:
+            overrides[key] = getattr(args, key)
     if args.steps is not None:
         overrides["steps"] = args.steps
     if args.epochs is not None:

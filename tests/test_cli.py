@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from helpers import write_photos
 
+from qagan_core import read_model_info
 from qagan_core.cli import main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -19,8 +20,10 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
     model = tmp_path / "look.safetensors"
     args = ["train", "--low", str(low), "--high", str(high), "--out", str(model), "--steps", "1",
             "--batch-size", "1", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
-            "--encoder", "random", "--device", "cpu"]
+            "--encoder", "random", "--device", "cpu", "--lambda-idt", "0.5", "--history-size", "2"]
     assert main(args) == 0
+    training = read_model_info(model)["training"]
+    assert (training["lambda_idt"], training["history_size"]) == (0.5, 2)
     assert model.exists() and (tmp_path / "look.state.safetensors").exists()
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err

@@ -93,3 +93,23 @@ def test_build_writes_a_split(tmp_path: Path) -> None:
         assert target.size == (512, 512)
     with pytest.raises(SystemExit):
         make_split(["a.jpg"], seed=0, n_test=1)
+
+
+def test_scene_series_are_found_and_leakage_is_reported() -> None:
+    from benchmarks.quality import scene_groups, scenes_across_test
+
+    sources = "\n".join([
+        "| file | package | original file | license |",
+        "|---|---|---|---|",
+        "| a.jpg | kphotoalbum (5.9) | demo/grand_canyon_1.jpg | GPL |",
+        "| b.jpg | kphotoalbum (5.9) | demo/grand_canyon_3.jpg | GPL |",
+        "| c.jpg | skimage (0.19) | data/motorcycle_left.png | BSD |",
+        "| d.jpg | wallpapers (1) | One/images/2560x1600.jpg | GPL |",
+        "| e.jpg | wallpapers (1) | Two/images/2560x1600.jpg | GPL |",
+    ])
+    groups = scene_groups(sources)
+    assert groups["a.jpg"] == groups["b.jpg"] != groups["c.jpg"]
+    assert groups["d.jpg"] != groups["e.jpg"]  # same name, other folder: other photos
+    assert scenes_across_test({"test": ["a.jpg"], "low": ["b.jpg"], "high": ["c.jpg"]}, groups) == [
+        ["a.jpg", "b.jpg"]]
+    assert scenes_across_test({"test": ["a.jpg", "b.jpg"], "low": ["c.jpg"], "high": ["d.jpg"]}, groups) == []

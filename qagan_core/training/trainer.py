@@ -277,6 +277,8 @@ class Trainer:
             "total_steps": self.total_steps,
             "batch_size": cfg.batch_size,
             "lambda_cc": cfg.lambda_cc,
+            "lambda_idt": cfg.lambda_idt,
+            "history_size": cfg.history_size,
             "train_size": cfg.train_size,
             "crop_size": cfg.crop_size,
             "n_low": len(self.low),
