@@ -2,6 +2,7 @@
 
 Subcommands (run from the repository root)::
 
+    python benchmarks/quality.py all [--budget cpu|gpu]      # everything below, one command
     python benchmarks/quality.py build [--photos DIR] [--out benchmarks/out]
     python benchmarks/quality.py baselines
     python benchmarks/quality.py train NAME [--steps 60 --batch 4 --train-size 64 --no-qam ...]
@@ -367,6 +368,24 @@ VARIANTS: dict[str, list[str]] = {
 }
 
 
+def shipped_variant() -> list[str]:
+    """``train`` arguments that reproduce the shipped defaults (TrainConfig / ModelConfig)."""
+    cfg, model = TrainConfig(), ModelConfig()
+    args = []
+    if cfg.lambda_idt:
+        args += ["--lambda-idt", str(cfg.lambda_idt)]
+    if cfg.history_size:
+        args += ["--history", str(cfg.history_size)]
+    if model.curve_pixel_stats:
+        args.append("--pixel-stats")
+    flags = (("--no-qam", not model.use_qam), ("--no-residual", not model.residual_output),
+             ("--no-curve", not model.global_curve), ("--qam-literal", not model.qam_residual))
+    return args + [flag for flag, on in flags if on]
+
+
+VARIANTS["shipped"] = shipped_variant()
+
+
 def cmd_sweep(args: argparse.Namespace) -> None:
     """Train every variant x seed as ``<variant>_s<seed>``, ``--jobs`` at a time (one GPU or CPU)."""
     out = Path(args.out)
@@ -459,6 +478,30 @@ def cmd_grid(args: argparse.Namespace) -> None:
     print(f"grid {grid.size} of {names} (input | autocontrast | {args.name} | original) -> {args.grid}")
 
 
+# ---------------------------------------------------------------- one command
+BUDGETS: dict[str, list[str]] = {
+    # under an hour on a 2-core CPU: 9 runs, two at a time, ~10 min each
+    "cpu": ["--steps", "150", "--batch", "4", "--train-size", "64", "--global-size", "64",
+            "--threads", "1", "--log-every", "50"],
+    # the paper's schedule on our domains: 150 epochs of ceil(45 / 12) = 4 steps
+    "gpu": ["--device", "cuda", "--steps", "600", "--batch", "12", "--train-size", "128",
+            "--global-size", "128", "--threads", "2", "--log-every", "100"],
+}
+
+
+def cmd_all(args: argparse.Namespace) -> None:
+    """build + baselines + sweep (paper, noqam, shipped; 3 seeds) + summary + table + grid."""
+    out = ["--out", args.out]
+    main([*out, "build", "--photos", args.photos])
+    main([*out, "baselines"])
+    jobs = args.jobs or (2 if args.budget == "cpu" else 9)
+    main([*out, "sweep", "--variants", "paper,noqam,shipped", "--seeds", "0,1,2", "--jobs", str(jobs),
+          "--tag", f"_{args.budget}", "--", *BUDGETS[args.budget],
+          "--encoder-weights", args.encoder_weights])
+    main([*out, "table"])
+    main([*out, "grid", f"shipped_{args.budget}_s0", "--grid", str(Path(args.out) / "grid.png")])
+
+
 # --------------------------------------------------------------------- CLI
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -466,6 +509,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--out", default=str(DEFAULT_OUT), help="work folder (git-ignored)")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("all", help="the whole benchmark at one budget, from the photos to the table")
+    p.add_argument("--budget", choices=sorted(BUDGETS), default="cpu")
+    p.add_argument("--photos", default=str(DEFAULT_PHOTOS))
+    p.add_argument("--encoder-weights", default="random", help="'pretrained' where the weights exist")
+    p.add_argument("--jobs", type=int, default=0, help="runs at a time (default: 2 on CPU, 9 on GPU)")
 
     p = sub.add_parser("build", help="make the split and the test pairs")
     p.add_argument("--photos", default=str(DEFAULT_PHOTOS))
@@ -486,7 +535,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr-g", type=float, default=1e-4)
     p.add_argument("--lr-d", type=float, default=1e-4)
     p.add_argument("--lambda-cc", type=float, default=2.0)
-    p.add_argument("--lambda-idt", type=float, default=0.0, help="identity loss weight (not in the paper)")
+    p.add_argument("--lambda-idt", type=float, default=0.0,
+                   help="identity loss weight (not in the paper; 'train' defaults to the paper's settings)")
     p.add_argument("--history", type=int, default=0, help="history buffer size for D (not in the paper)")
     p.add_argument("--pixel-stats", action="store_true", help="global head also sees pixel statistics")
     p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")
@@ -525,7 +575,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     commands = {"build": cmd_build, "baselines": cmd_baselines, "train": cmd_train, "table": cmd_table,
-                "grid": cmd_grid, "sweep": cmd_sweep, "summary": cmd_summary}
+                "grid": cmd_grid, "sweep": cmd_sweep, "summary": cmd_summary, "all": cmd_all}
     commands[args.command](args)
 
 

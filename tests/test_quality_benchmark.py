@@ -113,3 +113,14 @@ def test_scene_series_are_found_and_leakage_is_reported() -> None:
     assert scenes_across_test({"test": ["a.jpg"], "low": ["b.jpg"], "high": ["c.jpg"]}, groups) == [
         ["a.jpg", "b.jpg"]]
     assert scenes_across_test({"test": ["a.jpg", "b.jpg"], "low": ["c.jpg"], "high": ["d.jpg"]}, groups) == []
+
+
+def test_shipped_variant_follows_the_library_defaults() -> None:
+    from benchmarks.quality import VARIANTS
+    from qagan_core import TrainConfig
+
+    shipped = VARIANTS["shipped"]
+    assert ("--lambda-idt" in shipped) == (TrainConfig().lambda_idt > 0)
+    if TrainConfig().lambda_idt > 0:
+        assert float(shipped[shipped.index("--lambda-idt") + 1]) == TrainConfig().lambda_idt
+    assert ("--pixel-stats" in shipped) == TrainConfig().model.curve_pixel_stats
