@@ -93,6 +93,15 @@ def test_identity_loss_enters_the_generator_loss(folders, random_encoder) -> Non
     assert losses["loss_g"] == pytest.approx(expected, rel=1e-5)
 
 
+def test_states_saved_before_the_identity_loss_resume_without_it() -> None:
+    from qagan_core import TrainConfig
+
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k not in ("lambda_idt", "history_size")}
+    assert TrainConfig().lambda_idt > 0
+    assert TrainConfig.from_dict(old).lambda_idt == 0.0
+    assert TrainConfig.from_dict({**old, "lambda_idt": 0.5}).lambda_idt == 0.5
+
+
 def test_nan_stops_training_and_keeps_last_good_checkpoint(folders, random_encoder, tmp_path: Path) -> None:
     low, high = folders
     state_path = tmp_path / "s.safetensors"

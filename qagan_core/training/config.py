@@ -64,7 +64,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
-        data = dict(data)
+        # Settings added later: a saved state without them was trained without them.
+        data = {"lambda_idt": 0.0, "history_size": 0, **data}
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})
