@@ -1,10 +1,13 @@
 """Synthetic but realistic photographic defects for the quality benchmark (issue 5).
 
-Every defective image gets all five defects, each with a strength drawn
-uniformly from the ranges in ``DEFECT_RANGES`` (each range includes or comes
-near the neutral value, so some images are mildly and some strongly damaged).
-The draw depends only on ``(seed, index)``: the same photo at the same position
-of the split always gets the same defects, on every machine.
+Every defective image gets one to three of six defect classes (colour cast,
+exposure error, vignetting, tone, haze / low contrast, desaturation), chosen at
+random, each at a clearly visible strength drawn uniformly from the ranges in
+``DEFECT_RANGES``; the classes not chosen keep their neutral value. Real
+photos rarely have every defect at once, and a fixed per-channel stretch
+(auto-contrast) helps some of these images (haze, casts) and hurts others, as
+on real photos. The draw depends only on ``(seed, index)``: the same photo at
+the same position of the split always gets the same defects, on every machine.
 
 Order of operations, chosen to follow a camera pipeline:
 
@@ -24,17 +27,20 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-# name -> (low, high), uniform; see the module docstring for where each applies.
+# name -> (low, high), uniform; a value is drawn with its sign/side at random where
+# the class has two sides (darker/brighter, warmer/cooler...).
 DEFECT_RANGES: dict[str, tuple[float, float]] = {
-    "exposure_stops": (-2.0, 0.8),  # linear gain 2**stops
-    "wb_red_gain": (0.7, 1.35),
-    "wb_blue_gain": (0.7, 1.35),
-    "vignette": (0.0, 0.5),
-    "gamma": (0.65, 1.6),
-    "haze": (0.0, 0.4),
+    "exposure_stops": (0.4, 1.3),  # under (-) or over (+, 0.6 of it) exposure, linear gain 2**stops
+    "wb_shift": (0.12, 0.3),  # red gain 1 + s and blue gain 1 - s, or the reverse
+    "vignette": (0.25, 0.5),
+    "gamma": (1.2, 1.5),  # mid-tones darker (gamma) or lifted (1 / gamma)
+    "haze": (0.15, 0.45),
     "airlight": (0.55, 0.9),
-    "saturation": (0.4, 1.0),
+    "saturation": (0.4, 0.7),
 }
+CLASSES = ("cast", "exposure", "vignette", "tone", "haze", "desaturation")
+NEUTRAL = {"exposure_stops": 0.0, "wb_red_gain": 1.0, "wb_blue_gain": 1.0, "vignette": 0.0,
+           "gamma": 1.0, "haze": 0.0, "airlight": 0.7, "saturation": 1.0}
 
 DISPLAY_GAMMA = 2.2
 LUMA = np.array([0.299, 0.587, 0.114], dtype=np.float32)
@@ -58,8 +64,24 @@ class Defects:
 def draw_defects(seed: int, index: int) -> Defects:
     """The defects of image ``index`` of a split built with ``seed``."""
     rng = np.random.default_rng([seed, index])
-    values = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in DEFECT_RANGES.items()}
-    return Defects(**values)
+    r = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in DEFECT_RANGES.items()}
+    sides = rng.random(3) < 0.5
+    chosen = set(rng.choice(CLASSES, size=int(rng.integers(1, 4)), replace=False))
+    v = dict(NEUTRAL)
+    if "cast" in chosen:
+        s = r["wb_shift"] if sides[0] else -r["wb_shift"]
+        v["wb_red_gain"], v["wb_blue_gain"] = 1.0 + s, 1.0 - s
+    if "exposure" in chosen:
+        v["exposure_stops"] = -r["exposure_stops"] if sides[1] else 0.6 * r["exposure_stops"]
+    if "vignette" in chosen:
+        v["vignette"] = r["vignette"]
+    if "tone" in chosen:
+        v["gamma"] = r["gamma"] if sides[2] else 1.0 / r["gamma"]
+    if "haze" in chosen:
+        v["haze"], v["airlight"] = r["haze"], r["airlight"]
+    if "desaturation" in chosen:
+        v["saturation"] = r["saturation"]
+    return Defects(**v)
 
 
 def apply_defects(image: np.ndarray, d: Defects) -> np.ndarray:

@@ -47,8 +47,10 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.defects import DEFECT_RANGES, apply_defects, draw_defects, quantise  # noqa: E402
+from benchmarks.looks import GRADES  # noqa: E402
 from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
 from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
+from qagan_core.training import budget_sizes, preset_settings  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 DEFAULT_OUT = REPO / "benchmarks" / "out"
@@ -147,6 +149,9 @@ def cmd_build(args: argparse.Namespace) -> None:
     out = Path(args.out)
     for sub in ("low", "high", "test/input", "test/target"):
         (out / sub).mkdir(parents=True, exist_ok=True)
+    if args.task != "defects":
+        build_look(args, photos, split, out)
+        return
     defects: dict[str, dict[str, float]] = {}
     for name in split["low"]:
         d = draw_defects(args.seed, names.index(name))
@@ -164,6 +169,24 @@ def cmd_build(args: argparse.Namespace) -> None:
     info = {"seed": args.seed, "n_photos": len(names), "ranges": DEFECT_RANGES, **split, "defects": defects}
     (out / "split.json").write_text(json.dumps(info, indent=1))
     print(f"split: {len(split['low'])} low, {len(split['high'])} high, {len(split['test'])} test -> {out}")
+
+
+def build_look(args: argparse.Namespace, photos: Path, split: dict[str, list[str]], out: Path) -> None:
+    """Look task: low = untouched photos, high = other photos with the grade, test = held-out
+    untouched photos and the grade applied to them."""
+    grade = GRADES[args.task]
+    for name in split["low"]:
+        read_rgb(photos / name).save(out / "low" / f"{Path(name).stem}.png")
+    for name in split["high"]:
+        to_image(grade(to_array(read_rgb(photos / name)))).save(out / "high" / f"{Path(name).stem}.png")
+    for name in split["test"]:
+        original = square_crop(read_rgb(photos / name), TEST_SIZE)
+        original.save(out / "test" / "input" / f"{Path(name).stem}.png")
+        to_image(grade(to_array(original))).save(out / "test" / "target" / f"{Path(name).stem}.png")
+    info = {"seed": args.seed, "task": args.task, "n_photos": len(list(photos.iterdir())), **split}
+    (out / "split.json").write_text(json.dumps(info, indent=1))
+    print(f"look {args.task}: {len(split['low'])} low, {len(split['high'])} high, "
+          f"{len(split['test'])} test -> {out}")
 
 
 # ------------------------------------------------------------- baselines
@@ -292,10 +315,27 @@ def cmd_baselines(args: argparse.Namespace) -> None:
 
 
 # ---------------------------------------------------------------- training
+def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
+    """What ``qagan train --minutes M [--preset P]`` trains with (all defaults), plus the
+    ablation switches of this benchmark."""
+    settings: dict = {**budget_sizes(torch.device(args.device).type), **preset_settings(args.preset)}
+    settings.update(low_dir=str(out / "low"), high_dir=str(out / "high"), minutes=args.minutes,
+                    seed=args.seed, encoder_weights=args.encoder_weights, device=args.device)
+    for key in ("color_steps", "lambda_idt"):
+        if getattr(args, key) is not None:
+            settings[key] = getattr(args, key)
+    if args.no_select_best:
+        settings["select_best"] = False
+    return TrainConfig(**settings)
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     pairs = test_pairs(out)
+    if args.minutes:
+        train_product(args, out, pairs)
+        return
     model_cfg = ModelConfig(
         use_qam=not args.no_qam,
         residual_output=not args.no_residual,
@@ -312,7 +352,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lambda_cc=args.lambda_cc,
-        lambda_idt=args.lambda_idt,
+        lambda_idt=args.lambda_idt or 0.0,
         history_size=args.history,
         amp=args.amp,
         load_size=args.load_size,
@@ -352,6 +392,40 @@ def cmd_train(args: argparse.Namespace) -> None:
     write_result(out, result)
 
 
+def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
+    cfg = product_config(args, out)
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    trainer = Trainer(cfg, model_path=out / "models" / f"{args.name}.safetensors")
+    start = time.perf_counter()
+
+    def log_progress(p) -> None:
+        if p.step % args.log_every == 0:
+            text = " ".join(f"{k} {v:.3f}" for k, v in p.losses.items())
+            print(f"[{args.name}] step {p.step}/~{p.total} {time.perf_counter() - start:.0f}s {text}",
+                  flush=True)
+
+    trainer.run(on_progress=log_progress)
+    train_s = time.perf_counter() - start
+    model = trainer.export_model()
+    outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
+    result = evaluate(args.name, outputs, pairs, out)
+    encoder = "random" if trainer.encoder.identity.is_random else "pretrained"
+    where = (torch.cuda.get_device_name(trainer.device) if trainer.device.type == "cuda"
+             else f"{trainer.device.type} ({args.threads} threads)")
+    best = trainer.best["step"] if trainer.best else None
+    result["budget"] = (
+        f"--minutes {cfg.minutes:g} preset {args.preset}: {trainer.step} steps, batch {cfg.batch_size}, "
+        f"crop {cfg.crop_size}->{cfg.train_size}, colour steps {cfg.color_steps}, idt {cfg.lambda_idt:g}, "
+        f"best-by-validation {cfg.select_best} (step {best}), {where}, encoder {encoder}, "
+        f"wall {train_s / 60:.1f} min"
+    )
+    result["train_config"] = cfg.to_dict()
+    result["history"] = trainer.history
+    result["best_step"] = best
+    result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
+    write_result(out, result)
+
+
 # ------------------------------------------------------------------ sweeps
 # Named variants for ``sweep``: extra ``train`` arguments on top of the common ones.
 VARIANTS: dict[str, list[str]] = {
@@ -365,6 +439,11 @@ VARIANTS: dict[str, list[str]] = {
     "lr1e-3": ["--lr-g", "1e-3", "--lr-d", "1e-3"],
     "pixstats_idt1": ["--pixel-stats", "--lambda-idt", "1"],
     "pixstats_noqam": ["--pixel-stats", "--no-qam"],
+    # with --minutes: the product (qagan train --minutes M) and its ablations
+    "product": [],
+    "product_color0": ["--color-steps", "0"],
+    "product_nobest": ["--no-select-best"],
+    "product_paper": ["--preset", "paper"],
 }
 
 
@@ -520,6 +599,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--photos", default=str(DEFAULT_PHOTOS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--n-test", type=int, default=20)
+    p.add_argument("--task", choices=("defects", *GRADES), default="defects",
+                   help="defects (benchmarks/defects.py) or a look (benchmarks/looks.py)")
 
     p = sub.add_parser("baselines", help="evaluate the input, the automatic baselines and the oracle")
     p.add_argument("--only", nargs="*", default=[], help="evaluate only these rows")
@@ -535,7 +616,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr-g", type=float, default=1e-4)
     p.add_argument("--lr-d", type=float, default=1e-4)
     p.add_argument("--lambda-cc", type=float, default=2.0)
-    p.add_argument("--lambda-idt", type=float, default=0.0,
+    p.add_argument("--lambda-idt", type=float, default=None,
                    help="identity loss weight (not in the paper; 'train' defaults to the paper's settings)")
     p.add_argument("--history", type=int, default=0, help="history buffer size for D (not in the paper)")
     p.add_argument("--pixel-stats", action="store_true", help="global head also sees pixel statistics")
@@ -549,6 +630,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--minutes", type=float, default=None,
+                   help="train as 'qagan train --minutes M' does (product defaults; the step and "
+                        "size options above are then ignored)")
+    p.add_argument("--preset", default="default", help="with --minutes: default or paper")
+    p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
+    p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
 
     p = sub.add_parser("sweep", help="train variants x seeds in parallel child processes",
                        epilog="arguments after -- go to every 'train' run, e.g. -- --device cuda")

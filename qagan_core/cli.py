@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .errors import Cancelled, QAGANError
+from .training.config import PRESETS
 
 log = logging.getLogger("qagan")
 
@@ -31,34 +32,44 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train on two folders of unpaired photos")
-    t.add_argument("--low", required=True, help="folder of ordinary (low-quality) photos")
-    t.add_argument("--high", required=True, help="folder of photos with the look you want")
-    t.add_argument("--out", required=True, help="enhancement model to write (.safetensors)")
+    t.add_argument("--low", help="folder of ordinary (low-quality) photos")
+    t.add_argument("--high", help="folder of photos with the look you want")
+    t.add_argument("--out", help="enhancement model to write (.safetensors; with --resume: "
+                                 "default the state's name without .state)")
     t.add_argument("--state", help="training state file (default: OUT with .state.safetensors)")
-    t.add_argument("--resume", help="continue from this training state")
+    t.add_argument("--resume", help="continue from this training state (its settings; only the "
+                                    "options given here change them)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
     group = t.add_mutually_exclusive_group()
+    group.add_argument("--minutes", type=float,
+                       help="train for this long; sizes fit the device unless given (see README)")
     group.add_argument("--steps", type=int, help="number of training steps")
     group.add_argument("--epochs", type=int, help="number of epochs (default 150, the paper's)")
-    t.add_argument("--batch-size", type=int, default=12)
-    t.add_argument("--lr", type=float, default=1e-4, help="generator learning rate")
+    t.add_argument("--preset", choices=PRESETS, default=None,
+                   help="default (the measured best) or paper (the paper's method and settings exactly)")
+    t.add_argument("--batch-size", type=int, help="default 12 (paper); 4 with --minutes on a CPU")
+    t.add_argument("--lr", type=float, help="generator learning rate (default 1e-4)")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
-    t.add_argument("--lambda-cc", type=float, default=2.0, help="cycle-consistency weight")
+    t.add_argument("--lambda-cc", type=float, help="cycle-consistency weight (default 2)")
     t.add_argument("--lambda-idt", type=float,
                    help="identity loss weight (not in the paper; default: the measured best, BENCHMARKS.md)")
     t.add_argument("--history-size", type=int,
                    help="generated images kept for the discriminators (0 = none; default: measured best)")
-    t.add_argument("--load-size", type=int, default=512, help="photos are first resized to this long side")
-    t.add_argument("--crop-size", type=int, default=256)
-    t.add_argument("--train-size", type=int, default=128)
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--encoder", default="pretrained",
-                   help="pretrained (torchvision VGG-19), random (testing only), or a weights file")
+    t.add_argument("--color-steps", type=int,
+                   help="colour-head updates per step (not in the paper; 0 = off; default 16)")
+    t.add_argument("--load-size", type=int, help="photos are first resized to this long side (512)")
+    t.add_argument("--crop-size", type=int, help="random crop side (256)")
+    t.add_argument("--train-size", type=int, help="crops are resized to this (128; 64 with --minutes "
+                                                  "on a CPU)")
+    t.add_argument("--seed", type=int)
+    t.add_argument("--encoder",
+                   help="pretrained (torchvision VGG-19, the default), random (testing only), or a "
+                        "weights file")
     t.add_argument("--models-dir", help="folder searched for the VGG-19 weights file")
-    t.add_argument("--device", default="auto")
-    t.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
-    t.add_argument("--save-every", type=int, default=500, help="save model and state every N steps")
-    t.add_argument("--preview-every", type=int, default=0,
+    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
+    t.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
+    t.add_argument("--save-every", type=int, help="save model and state every N steps (default 500)")
+    t.add_argument("--preview-every", type=int,
                    help="write a preview of a fixed low-quality sample every N steps")
 
     e = sub.add_parser("enhance", help="enhance photos with a trained model")
@@ -138,39 +149,52 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .devices import pick_device
     from .progress import TextProgress
-    from .training import TrainConfig, Trainer
+    from .training import TrainConfig, Trainer, budget_sizes, preset_settings
 
+    if not args.resume and not (args.low and args.high and args.out):
+        raise QAGANError("train needs --low, --high and --out (or --resume STATE)")
+    if args.resume and not args.out:
+        name = Path(args.resume).name
+        if not name.endswith(".state.safetensors"):
+            raise QAGANError(f"--resume {args.resume}: pass --out (the state is not named "
+                             "MODEL.state.safetensors)")
+        args.out = str(Path(args.resume).with_name(name[: -len(".state.safetensors")] + ".safetensors"))
     out = Path(args.out)
     if out.suffix != ".safetensors":
         raise QAGANError(f"--out must end in .safetensors: {out}")
     if out.exists() and not args.overwrite and not args.resume:
         raise QAGANError(f"{out} exists; pass --overwrite to replace it or --resume to continue")
     state = Path(args.state) if args.state else out.with_name(out.stem + ".state.safetensors")
-    overrides = {
+    given = {
         "low_dir": args.low, "high_dir": args.high, "batch_size": args.batch_size,
         "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
-        "lambda_cc": args.lambda_cc, "load_size": args.load_size, "crop_size": args.crop_size,
-        "train_size": args.train_size, "seed": args.seed, "encoder_weights": args.encoder,
-        "models_dir": args.models_dir, "device": args.device, "amp": args.amp,
-        "save_every": args.save_every, "preview_every": args.preview_every,
+        "lambda_cc": args.lambda_cc, "lambda_idt": args.lambda_idt,
+        "history_size": args.history_size, "color_steps": args.color_steps,
+        "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,
+        "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,
+        "device": args.device, "amp": args.amp, "save_every": args.save_every,
+        "preview_every": args.preview_every, "minutes": args.minutes,
     }
-    for key in ("lambda_idt", "history_size"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
+    given = {k: v for k, v in given.items() if v is not None}
     if args.steps is not None:
-        overrides["steps"] = args.steps
+        given["steps"], given["minutes"] = args.steps, None
     if args.epochs is not None:
-        overrides["epochs"], overrides["steps"] = args.epochs, None
+        given["epochs"], given["steps"], given["minutes"] = args.epochs, None, None
     if args.resume:
-        trainer = Trainer.resume(args.resume, overrides, model_path=out, state_path=state)
+        if args.preset:
+            raise QAGANError("--preset chooses how a new training starts; it cannot change a resumed one")
+        trainer = Trainer.resume(args.resume, given, model_path=out, state_path=state)
     else:
-        trainer = Trainer(TrainConfig(**overrides), model_path=out, state_path=state)
+        settings = {"save_every": 500, **preset_settings(args.preset or "default")}
+        if args.minutes:
+            settings.update(budget_sizes(pick_device(args.device or "auto").type))
+        trainer = Trainer(TrainConfig(**{**settings, **given}), model_path=out, state_path=state)
     for folder in (trainer.low, trainer.high):
         if folder.skipped:
             log.warning("%d unreadable file(s) skipped in %s", len(folder.skipped), folder.folder)
-    print(f"training on {len(trainer.low)} low / {len(trainer.high)} high photos, "
-          f"{trainer.total_steps} steps, device {trainer.device}", file=sys.stderr)
+    print(trainer.describe(), file=sys.stderr)
 
     stop = {"requested": False}
 
@@ -192,13 +216,17 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         trainer.run(
             on_progress=lambda p: bar.update(p.step, f"G {p.losses['loss_g']:.3f} "
-                                                     f"D {p.losses['loss_d_h'] + p.losses['loss_d_l']:.3f}"),
+                                                     f"D {p.losses['loss_d_h'] + p.losses['loss_d_l']:.3f}",
+                                             total=p.total),
             on_preview=on_preview,
             should_stop=lambda: stop["requested"],
         )
     finally:
         bar.close()
         signal.signal(signal.SIGINT, previous)
+    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training"
+          + (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
+             "check (colour distance to the high folder)" if trainer.best else ""), file=sys.stderr)
     print(f"model written to {out}\ntraining state (for --resume) written to {state}")
     return 0
 

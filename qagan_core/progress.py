@@ -18,7 +18,10 @@ class TextProgress:
         self.done = 0
         self.first = 0
 
-    def update(self, done: int, extra: str = "") -> None:
+    def update(self, done: int, extra: str = "", total: int | None = None) -> None:
+        """``total``: a new estimate of the total (a time budget's steps)."""
+        if total is not None:
+            self.total = max(1, total, done)
         if self.done == 0 and done > 0:
             self.first = done - 1
         self.done = done

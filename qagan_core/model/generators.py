@@ -119,14 +119,17 @@ class GlobalCurveHead(nn.Module):
         nn.init.zeros_(self.mlp[-1].weight)
         nn.init.zeros_(self.mlp[-1].bias)
 
-    def forward(
-        self, relu5: torch.Tensor, thumb: torch.Tensor | None = None
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def summarize(self, relu5: torch.Tensor, thumb: torch.Tensor | None = None) -> torch.Tensor:
+        """The head's input vector: relu5_1 mean and std (and the thumbnail's pixel statistics)."""
         stats = torch.cat([relu5.mean(dim=(2, 3)), relu5.std(dim=(2, 3), unbiased=False)], 1)
         if self.use_pixel_stats:
             if thumb is None:
                 raise ValueError("the global head with pixel statistics needs the thumbnail")
             stats = torch.cat([stats, pixel_stats(thumb).to(stats.dtype)], 1)
+        return stats
+
+    def from_summary(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The transform (mix, bias, knots) for input vectors from ``summarize``."""
         p = self.mlp(stats)
         b = p.shape[0]
         mix = torch.eye(3, device=p.device, dtype=p.dtype).expand(b, 3, 3) + p[:, :9].view(b, 3, 3)
@@ -134,6 +137,11 @@ class GlobalCurveHead(nn.Module):
         steps = torch.softmax(p[:, 12:].view(b, 3, self.knots), dim=-1)  # zero -> identity
         knots = torch.cat([torch.zeros_like(steps[:, :, :1]), steps.cumsum(-1)], dim=-1)
         return mix, bias, knots
+
+    def forward(
+        self, relu5: torch.Tensor, thumb: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return self.from_summary(self.summarize(relu5, thumb))
 
 
 class GeneratorH(nn.Module):

@@ -1,7 +1,19 @@
 """Training: unpaired data, settings and the training engine."""
 
-from .config import TrainConfig, lr_factor
+from .config import PRESETS, TrainConfig, budget_sizes, lr_factor, lr_factor_at, preset_settings
 from .data import ImageFolder, SampleSpec
 from .trainer import Progress, Trainer, TrainResult
 
-__all__ = ["ImageFolder", "Progress", "SampleSpec", "TrainConfig", "TrainResult", "Trainer", "lr_factor"]
+__all__ = [
+    "PRESETS",
+    "ImageFolder",
+    "Progress",
+    "SampleSpec",
+    "TrainConfig",
+    "TrainResult",
+    "Trainer",
+    "budget_sizes",
+    "lr_factor",
+    "lr_factor_at",
+    "preset_settings",
+]

@@ -22,6 +22,15 @@ class TrainConfig:
     setting. ``history_size`` > 0 shows the discriminators generated images
     from a history buffer of that many (half of each batch, as in CycleGAN);
     off, as measured.
+    Also not in the paper (additions, each measured in BENCHMARKS.md):
+    ``color_steps`` updates per step of G_H's global head by the colour
+    distribution term (``training/color.py``, learning rate ``lr_color``,
+    ``color_batch`` thumbnails); 0 trains the head with the rest of G_H.
+    ``select_best`` exports the generators that were best by the no-reference
+    validation criterion (colour distance to the high folder) instead of the
+    last ones. ``minutes``: train for this long (the learning rate decays over
+    the time instead of the steps); overrides ``steps`` and ``epochs``.
+    ``preset_settings("paper")`` turns every addition off.
     An epoch is ceil(max(#low, #high) / batch_size) steps. ``steps`` overrides
     ``epochs`` when set.
     """
@@ -38,6 +47,11 @@ class TrainConfig:
     lambda_cc: float = 2.0
     lambda_idt: float = 1.0
     history_size: int = 0
+    color_steps: int = 16
+    lr_color: float = 1e-3
+    color_batch: int = 16
+    select_best: bool = True
+    minutes: float | None = None
     load_size: int = 512
     crop_size: int = 256
     train_size: int = 128
@@ -65,7 +79,7 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         # Settings added later: a saved state without them was trained without them.
-        data = {"lambda_idt": 0.0, "history_size": 0, **data}
+        data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False, **data}
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})
@@ -81,6 +95,10 @@ class TrainConfig:
             (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
             (self.lambda_idt >= 0, "lambda_idt must be >= 0"),
             (self.history_size >= 0, "history_size must be >= 0"),
+            (self.color_steps >= 0, "color_steps must be >= 0"),
+            (self.lr_color > 0, "lr_color must be positive"),
+            (self.color_batch >= 1, "color_batch must be at least 1"),
+            (self.minutes is None or self.minutes > 0, "minutes must be positive"),
             (self.train_size >= 16 and self.train_size % 16 == 0,
              "train_size must be a multiple of 16 (at least 16)"),
             (self.crop_size >= self.train_size, "crop_size must be >= train_size"),
@@ -97,3 +115,32 @@ def lr_factor(step: int, total: int) -> float:
     if step < half:
         return 1.0
     return max(0.0, (total - step) / max(1, total - half))
+
+
+def lr_factor_at(fraction: float) -> float:
+    """``lr_factor`` for a time budget: constant for the first half of the time, then linear to zero."""
+    return 1.0 if fraction < 0.5 else max(0.0, (1.0 - fraction) / 0.5)
+
+
+PRESETS = ("default", "paper")
+
+
+def preset_settings(name: str) -> dict:
+    """TrainConfig settings of a preset. ``paper``: the paper's method and §4.2 settings
+    with every addition off (global head, colour term, identity loss, best-model
+    selection) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
+    residual outputs and spectral normalisation in D (docs/architecture.md)."""
+    if name == "default":
+        return {}
+    if name == "paper":
+        return {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
+                "model": ModelConfig(global_curve=False, qam_residual=False)}
+    raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
+
+
+def budget_sizes(device_type: str) -> dict:
+    """Batch and sizes a time budget trains with when the user sets none: on a CPU the
+    sizes BENCHMARKS.md measured for the CPU budget, elsewhere the paper's."""
+    if device_type == "cpu":
+        return {"batch_size": 4, "crop_size": 256, "train_size": 64}
+    return {}

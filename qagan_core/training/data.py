@@ -98,6 +98,31 @@ class ImageFolder:
             self._cached_bytes += out.nbytes
         return out
 
+    def _drop(self, index: int, reason: str) -> None:
+        path = self.files.pop(index)
+        self._cache = {}  # indices shifted
+        self._cached_bytes = 0
+        self._skip(path, reason)
+        self._require_files()
+
+    def thumbnails(self, size: int) -> torch.Tensor:
+        """Every photo whole, resized to ``size`` x ``size`` as the global head sees it: ``[N,3,s,s]``."""
+        thumbs = []
+        index = 0
+        while index < len(self.files):
+            try:
+                arr = self._decode(index)
+            except DataError as exc:
+                self._drop(index, str(exc))
+                thumbs = []
+                index = 0
+                continue
+            x = torch.from_numpy(arr)[None].float() / 255.0
+            thumbs.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
+                                        align_corners=False)[0].clamp(0, 1))
+            index += 1
+        return torch.stack(thumbs)
+
     def sample(self, rng: random.Random) -> torch.Tensor:
         """One training sample ``[3, train_size, train_size]`` in 0..1."""
         s = self.spec
@@ -107,11 +132,7 @@ class ImageFolder:
                 arr = self._decode(index)
                 break
             except DataError as exc:  # truncated file found at decode time
-                path = self.files.pop(index)
-                self._cache = {}  # indices shifted
-                self._cached_bytes = 0
-                self._skip(path, str(exc))
-                self._require_files()
+                self._drop(index, str(exc))
         _, h, w = arr.shape
         top = rng.randrange(h - s.crop_size + 1)
         left = rng.randrange(w - s.crop_size + 1)

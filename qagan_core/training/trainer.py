@@ -9,6 +9,12 @@ One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
     L_D  = RaHinge(D_H; I_H, I~_H) + RaHinge(D_L; I_L, I~_L)   (eqs. 6-7)
            [I~ drawn from a history buffer when history_size > 0, not in the paper]
 
+Not in the paper either (see TrainConfig): with ``color_steps`` > 0, G_H's
+global colour head is trained only by the colour-distribution term
+(``color.py``) and the losses above train the rest of G_H; ``select_best``
+keeps the generators best by a no-reference criterion; ``minutes`` trains for
+a time budget.
+
 The encoder is frozen; G and D are updated with Adam, alternately.
 """
 
@@ -19,6 +25,7 @@ import json
 import logging
 import math
 import random
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,11 +57,14 @@ from ..model import (
     rahinge_d_loss,
     rahinge_g_loss,
 )
-from .config import TrainConfig, lr_factor
+from .color import ColorTraining
+from .config import TrainConfig, lr_factor, lr_factor_at
 from .data import ImageFolder, SampleSpec
 from .history import ImageHistory
 
 log = logging.getLogger("qagan")
+
+VALIDATIONS = 20  # times the no-reference criterion is computed over a run
 
 
 @dataclass
@@ -102,7 +112,9 @@ class Trainer:
         spec = SampleSpec(config.load_size, config.crop_size, config.train_size, config.flip)
         self.low = ImageFolder(Path(config.low_dir), spec)
         self.high = ImageFolder(Path(config.high_dir), spec)
-        self.total_steps = config.total_steps(len(self.low), len(self.high))
+        self.budget_s = config.minutes * 60.0 if config.minutes else None
+        self.elapsed_s = 0.0  # training time so far, across resumes
+        self.total_steps = 0 if self.budget_s else config.total_steps(len(self.low), len(self.high))
         if encoder is None:
             encoder = resolve_encoder(config.encoder_weights, config.models_dir)
         if encoder.identity.is_random:
@@ -127,15 +139,42 @@ class Trainer:
         self.history_l = ImageHistory(config.history_size)
         self.step = 0
         self.history: list[dict[str, float]] = []
+        self.color = None
+        if config.color_steps and config.model.global_curve:
+            thumbs = (self.low.thumbnails(mc.global_size), self.high.thumbnails(mc.global_size))
+            self.color = ColorTraining(self.model, *thumbs, config.lr_color, config.color_batch,
+                                       config.seed)
+        self.best: dict | None = None  # {"score", "step", "g_h", "g_l"} with select_best
         self._preview_input = self.low.first_image(256) if config.preview_every else None
+
+    def describe(self) -> str:
+        """The settings this run trains with, in one paragraph (the CLI prints it)."""
+        cfg = self.config
+        if self.budget_s:
+            length = (f"for {cfg.minutes:g} min (learning rate decaying over the second half of the "
+                      "time)")
+        else:
+            length = f"for {self.total_steps} steps"
+        color = (f"colour head {cfg.color_steps} updates/step at lr {cfg.lr_color:g}"
+                 if self.color is not None else "no colour-head training")
+        return (f"training on {len(self.low)} low / {len(self.high)} high photos on {self.device} "
+                f"{length}: batch {cfg.batch_size}, crops {cfg.crop_size} px resized to "
+                f"{cfg.train_size} px, lr {cfg.lr_g:g}/{cfg.lr_d:g}, lambda_cc {cfg.lambda_cc:g}, "
+                f"identity {cfg.lambda_idt:g}, {color}"
+                + (", best-by-validation export" if cfg.select_best and self.color is not None else ""))
 
     # ----------------------------------------------------------------- one step
     @property
     def encoder(self) -> VGGEncoder:
         return self.model.encoder
 
+    def _lr_factor(self) -> float:
+        if self.budget_s:
+            return lr_factor_at(self.elapsed_s / self.budget_s)
+        return lr_factor(self.step, self.total_steps)
+
     def _set_lr(self) -> tuple[float, float]:
-        f = lr_factor(self.step, self.total_steps)
+        f = self._lr_factor()
         lr_g, lr_d = self.config.lr_g * f, self.config.lr_d * f
         for group in self.opt_g.param_groups:
             group["lr"] = lr_g
@@ -154,15 +193,21 @@ class Trainer:
         self.model.g_l.train()
         autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp)
 
+        def transform(x: torch.Tensor, feats: list[torch.Tensor]):
+            if self.color is None:
+                return self.model.global_transform(x, feats)
+            with torch.no_grad():  # the head learns from the colour term only
+                return self.model.global_transform(x.detach(), feats)
+
         with autocast:
             with torch.no_grad():
                 f_l, f_h = enc(real_l), enc(real_h)
-            fake_h = g_h(real_l, f_l, self.model.global_transform(real_l, f_l))
+            fake_h = g_h(real_l, f_l, transform(real_l, f_l))
             f_fake_h = enc(fake_h)
             rec_l = g_l(fake_h, f_fake_h, f_l)
             fake_l = g_l(real_h, f_h, f_l)
             f_fake_l = enc(fake_l)
-            rec_h = g_h(fake_l, f_fake_l, self.model.global_transform(fake_l, f_fake_l))
+            rec_h = g_h(fake_l, f_fake_l, transform(fake_l, f_fake_l))
             cc_l = cycle_loss(f_l, enc(rec_l))
             cc_h = cycle_loss(f_h, enc(rec_h))
             self.d_h.requires_grad_(False)
@@ -174,7 +219,7 @@ class Trainer:
             loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
-                idt_h = g_h(real_h, f_h, self.model.global_transform(real_h, f_h))
+                idt_h = g_h(real_h, f_h, transform(real_h, f_h))
                 idt_l = g_l(real_l, f_l, f_l)
                 idt = (idt_h.float() - real_h).abs().mean() + (idt_l.float() - real_l).abs().mean()
                 loss_g = loss_g + cfg.lambda_idt * idt
@@ -197,6 +242,11 @@ class Trainer:
         self.scaler.step(self.opt_d)
         self.scaler.update()
 
+        color = 0.0
+        if self.color is not None:
+            f = self._lr_factor()
+            color = sum(self.color.step(f) for _ in range(cfg.color_steps)) / cfg.color_steps
+
         self.step += 1
         losses = {
             "loss_g": float(loss_g.detach()),
@@ -204,6 +254,7 @@ class Trainer:
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
             "identity": float(idt.detach()),
+            "color": color,
             "loss_d_h": float(loss_d_h.detach()),
             "loss_d_l": float(loss_d_l.detach()),
         }
@@ -234,28 +285,65 @@ class Trainer:
         on_preview: Callable[[int, torch.Tensor], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
     ) -> TrainResult:
-        """Train up to ``total_steps``; saves at intervals, at the end and on cancel."""
+        """Train up to ``total_steps`` (or for ``minutes``); saves at intervals, at the end
+        and on cancel."""
         cfg = self.config
-        while self.step < self.total_steps:
+        next_check = self._fraction()
+        while not self.finished():
             if should_stop is not None and should_stop():
                 saved = self.save()
                 where = f"; progress saved to {saved}" if saved else ""
                 raise Cancelled(f"training cancelled at step {self.step}/{self.total_steps}{where}")
+            started = time.monotonic()
             try:
                 losses = self.train_step()
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
                 raise QAGANError(self._out_of_memory_message()) from exc
+            if self.color is not None and self._fraction() >= next_check:
+                self.validate()
+                next_check = (math.floor(self._fraction() * VALIDATIONS) + 1) / VALIDATIONS
+            if on_preview is not None and cfg.preview_every and self.step % cfg.preview_every == 0:
+                on_preview(self.step, self.preview())
+            if cfg.save_every and self.step % cfg.save_every == 0 and not self.finished():
+                self.save()
+            self.elapsed_s += time.monotonic() - started
+            if self.budget_s:
+                self.total_steps = max(self.step, round(self.step * self.budget_s / self.elapsed_s))
+                if self.finished():
+                    self.total_steps = self.step
             if on_progress is not None:
                 lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
                 on_progress(Progress(self.step, self.total_steps, losses, *lr))
-            if on_preview is not None and cfg.preview_every and self.step % cfg.preview_every == 0:
-                on_preview(self.step, self.preview())
-            if cfg.save_every and self.step % cfg.save_every == 0 and self.step < self.total_steps:
-                self.save()
+        if self.color is not None and (not self.history or "val_color" not in self.history[-1]):
+            self.validate()
         self.save()
         return TrainResult(self.step, self.history, self.model_path, self.state_path)
+
+    def finished(self) -> bool:
+        if self.budget_s:
+            return self.elapsed_s >= self.budget_s
+        return self.step >= self.total_steps
+
+    def _fraction(self) -> float:
+        if self.budget_s:
+            return self.elapsed_s / self.budget_s
+        return self.step / max(1, self.total_steps)
+
+    def validate(self) -> float:
+        """Score the current generators by the no-reference criterion; keep the best."""
+        assert self.color is not None
+        score = self.color.validation_distance()
+        if self.history:
+            self.history[-1]["val_color"] = score
+        if self.config.select_best and (self.best is None or score < self.best["score"]):
+            self.best = {
+                "score": score, "step": self.step,
+                "g_h": {k: v.detach().clone() for k, v in self.model.g_h.state_dict().items()},
+                "g_l": {k: v.detach().clone() for k, v in self.model.g_l.state_dict().items()},
+            }
+        return score
 
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
@@ -279,6 +367,10 @@ class Trainer:
             "lambda_cc": cfg.lambda_cc,
             "lambda_idt": cfg.lambda_idt,
             "history_size": cfg.history_size,
+            "color_steps": cfg.color_steps if self.color is not None else 0,
+            "minutes": cfg.minutes,
+            "train_seconds": round(self.elapsed_s, 1),
+            "best_step": self.best["step"] if self.best else None,
             "train_size": cfg.train_size,
             "crop_size": cfg.crop_size,
             "n_low": len(self.low),
@@ -293,8 +385,9 @@ class Trainer:
     def export_model(self) -> QAGAN:
         """A copy of the current generators as an enhancement model (in eval mode)."""
         model = QAGAN(self.config.model, self.encoder, {"training": self.training_info()})
-        model.g_h.load_state_dict(self.model.g_h.state_dict())
-        model.g_l.load_state_dict(self.model.g_l.state_dict())
+        best = self.best
+        model.g_h.load_state_dict(best["g_h"] if best else self.model.g_h.state_dict())
+        model.g_l.load_state_dict(best["g_l"] if best else self.model.g_l.state_dict())
         return model.to(self.device).eval()
 
     def save(self) -> Path | None:
@@ -325,6 +418,11 @@ class Trainer:
         if torch.cuda.is_available():
             for i, state in enumerate(torch.cuda.get_rng_state_all()):
                 tensors[f"rng.cuda.{i}"] = state
+        if self.color is not None:
+            tensors.update(self.color.state_tensors())
+        if self.best is not None:
+            tensors.update(_prefixed("best.g_h", self.best["g_h"]))
+            tensors.update(_prefixed("best.g_l", self.best["g_l"]))
         tensors["scaler.scale"] = torch.tensor([self.scaler.get_scale() if self.use_amp else 1.0])
         meta = {
             "format": STATE_FORMAT,
@@ -336,6 +434,8 @@ class Trainer:
             "training": self.training_info(),
             "train_config": self.config.to_dict(),
             "step": self.step,
+            "elapsed_s": self.elapsed_s,
+            "best": {"score": self.best["score"], "step": self.best["step"]} if self.best else None,
             "param_groups": groups,
             "rng_python": list(self.rng.getstate()),
             "history": self.history[-10000:],
@@ -370,6 +470,15 @@ class Trainer:
         rng_state = _json(meta, "rng_python", path)
         self.rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
         self.step = int(_json(meta, "step", path))
+        self.elapsed_s = float(meta_json_or(meta, "elapsed_s", 0.0))
+        if self.color is not None:
+            self.color.load_state_tensors(tensors)
+        best = meta_json_or(meta, "best", None)
+        if best is not None:
+            self.best = {**best, "g_h": _unprefixed("best.g_h", tensors),
+                         "g_l": _unprefixed("best.g_l", tensors)}
+        if self.budget_s:
+            self.total_steps = max(self.step, round(self.step * self.budget_s / max(self.elapsed_s, 1e-9)))
         self.history = list(_json(meta, "history", path))
         log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
 
@@ -394,6 +503,11 @@ class Trainer:
         trainer = cls(config, encoder, model_path, state_path or path)
         trainer.load_state(path)
         return trainer
+
+
+def meta_json_or(meta: dict, key: str, default):
+    """A JSON value of a state's metadata, or ``default`` for states saved before it existed."""
+    return json.loads(meta[key]) if key in meta else default
 
 
 def history_json(history: list[dict[str, float]]) -> str:

@@ -1,0 +1,164 @@
+"""Learning the look (issue 9): the colour head, the time budget, the paper preset, the
+best-by-validation export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY_MODEL, tiny_config, write_photos
+from PIL import Image
+
+from qagan_core import TrainConfig, Trainer, enhance, load_image, read_model_info
+from qagan_core.cli import main
+from qagan_core.training import lr_factor_at, preset_settings
+from qagan_core.training import trainer as trainer_module
+
+
+def graded_photos(folder: Path, grade: str) -> None:
+    """Photos (seed 2) carrying a warm (red up, blue down) or cool (the reverse) grade."""
+    for path in write_photos(folder, 6, seed=2, dark=False):
+        x = np.asarray(Image.open(path), dtype=np.float32) / 255.0
+        gains = np.array([1.25, 1.0, 0.75] if grade == "warm" else [0.75, 1.0, 1.25], np.float32)
+        y = np.clip(x * gains + (0.05 if grade == "warm" else 0.0), 0, 1)
+        Image.fromarray((y * 255).round().astype(np.uint8)).save(path.with_suffix(".png"))
+        if path.suffix != ".png":
+            path.unlink()
+
+
+class FakeClock:
+    """Stands in for the ``time`` module of the trainer: every reading ``step_s`` later, so
+    each training step (from its first reading to its second) takes ``step_s``."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now, self.step_s = 0.0, step_s
+
+    def monotonic(self) -> float:
+        self.now += self.step_s
+        return self.now
+
+
+def red_minus_blue(x: torch.Tensor) -> float:
+    return float(x[..., 0, :, :].mean() - x[..., 2, :, :].mean())
+
+
+def test_two_high_folders_teach_two_different_looks(tmp_path: Path, random_encoder) -> None:
+    low = tmp_path / "low"
+    write_photos(low, 6, seed=1, dark=False)
+    x = load_image(write_photos(tmp_path / "test", 1, seed=3, dark=False)[0])
+    shift = {}
+    for grade in ("warm", "cool"):
+        high = tmp_path / grade
+        graded_photos(high, grade)
+        trainer = Trainer(tiny_config(low, high, steps=2, color_steps=60), random_encoder)
+        trainer.run()
+        shift[grade] = red_minus_blue(enhance(x, trainer.export_model())) - red_minus_blue(x)
+    # each model moves the held-out photo towards its own folder's look, clearly
+    assert shift["warm"] > 0.08 and shift["cool"] < -0.08
+
+
+def test_head_learns_only_from_the_colour_term(folders, random_encoder) -> None:
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=1, color_steps=1), random_encoder)
+    head = trainer.model.g_h.curve
+    before = {k: v.clone() for k, v in head.state_dict().items()}
+    trainer.color.step = lambda lr_factor: 0.0  # the colour term skipped: the head must not move
+    trainer.train_step()
+    for key, value in head.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    assert any(p.grad is not None for p in trainer.model.g_h.dec1.parameters())
+
+
+def test_time_budget_ends_on_time_with_the_rate_decayed(folders, random_encoder, monkeypatch) -> None:
+    low, high = folders
+
+    monkeypatch.setattr(trainer_module, "time", FakeClock(5.0))
+    trainer = Trainer(tiny_config(low, high, steps=None, minutes=0.5, color_steps=1), random_encoder)
+    result = trainer.run()
+    assert result.steps == 6 and trainer.total_steps == 6
+    assert trainer.elapsed_s == pytest.approx(30.0)
+    lrs = [h["lr_g"] for h in trainer.history]
+    assert lrs[0] == pytest.approx(1e-4) and lrs[-1] == pytest.approx(1e-4 * lr_factor_at(25 / 30))
+    assert lr_factor_at(0.25) == 1.0 and lr_factor_at(0.75) == pytest.approx(0.5)
+
+
+def test_budget_resumes_with_the_time_left(folders, random_encoder, tmp_path: Path) -> None:
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=None, minutes=10, color_steps=1), random_encoder)
+    trainer.train_step()
+    trainer.elapsed_s = 300.0
+    trainer.save_state(tmp_path / "s.safetensors")
+    resumed = Trainer.resume(tmp_path / "s.safetensors", encoder=random_encoder)
+    assert resumed.elapsed_s == 300.0 and resumed.step == 1 and not resumed.finished()
+    assert resumed._lr_factor() == 1.0  # half of the budget used: still the full rate
+
+
+def test_best_by_validation_is_exported_and_survives_resume(folders, random_encoder,
+                                                            tmp_path: Path) -> None:
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=3, color_steps=2), random_encoder)
+    trainer.run()
+    scores = [h["val_color"] for h in trainer.history if "val_color" in h]
+    assert len(scores) == 3 and trainer.best["score"] == min(scores)
+    exported = trainer.export_model()
+    for key, value in exported.g_h.state_dict().items():
+        assert torch.equal(value.cpu(), trainer.best["g_h"][key].cpu()), key
+    trainer.save_state(tmp_path / "s.safetensors")
+    resumed = Trainer.resume(tmp_path / "s.safetensors", encoder=random_encoder)
+    assert resumed.best["step"] == trainer.best["step"]
+    for key, value in resumed.export_model().g_h.state_dict().items():
+        assert torch.equal(value.cpu(), exported.g_h.state_dict()[key].cpu()), key
+
+
+def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
+    low, high = folders
+    cfg = TrainConfig(**preset_settings("paper"))
+    assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.batch_size, cfg.epochs) == (
+        1e-4, 1e-4, 0.5, 0.999, 12, 150)
+    assert (cfg.crop_size, cfg.train_size, cfg.lambda_cc) == (256, 128, 2.0)
+    assert (cfg.lambda_idt, cfg.history_size, cfg.color_steps, cfg.select_best) == (0, 0, 0, False)
+    assert not cfg.model.global_curve and not cfg.model.qam_residual and cfg.model.use_qam
+    small = {**preset_settings("paper"), "model": TINY_MODEL.__class__(
+        **{**TINY_MODEL.to_dict(), "global_curve": False, "qam_residual": False})}
+    trainer = Trainer(tiny_config(low, high, **small), random_encoder)
+    assert trainer.color is None and trainer.model.g_h.curve is None
+    trainer.run()
+    assert trainer.best is None
+    with pytest.raises(ValueError, match="unknown preset"):
+        preset_settings("fancy")
+
+
+def test_old_states_train_without_the_colour_head(random_encoder) -> None:
+    old = {k: v for k, v in TrainConfig().to_dict().items()
+           if k not in ("color_steps", "select_best", "lr_color", "color_batch", "minutes")}
+    cfg = TrainConfig.from_dict(old)
+    assert cfg.color_steps == 0 and not cfg.select_best and cfg.minutes is None
+
+
+def test_cli_minutes_prints_what_it_chose(folders, tmp_path: Path, capsys, monkeypatch) -> None:
+    low, high = folders
+    monkeypatch.setattr(trainer_module, "time", FakeClock(30.0))
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--low", str(low), "--high", str(high), "--out", str(model),
+                 "--minutes", "1", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
+                 "--encoder", "random", "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "on cpu for 1 min" in err and "batch 4" in err and "crops 32 px resized to 32 px" in err
+    assert "ran 2 steps" in err
+    training = read_model_info(model)["training"]
+    assert training["minutes"] == 1 and training["steps"] == 2 and training["batch_size"] == 4
+
+
+def test_cli_resume_alone_keeps_the_saved_settings(folders, tmp_path: Path) -> None:
+    low, high = folders
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--low", str(low), "--high", str(high), "--out", str(model), "--steps", "1",
+                 "--batch-size", "2", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
+                 "--seed", "7", "--encoder", "random", "--device", "cpu"]) == 0
+    state = tmp_path / "m.state.safetensors"
+    assert main(["train", "--resume", str(state), "--steps", "2"]) == 0
+    training = read_model_info(model)["training"]
+    assert (training["steps"], training["batch_size"], training["train_size"], training["seed"]) == (
+        2, 2, 32, 7)
