@@ -30,6 +30,12 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
     return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
+def head_grad_norm(head: torch.nn.Module) -> float:
+    """Norm of the gradient on the global head's parameters (a diagnostic)."""
+    grads = [p.grad.detach().float().norm() for p in head.parameters() if p.grad is not None]
+    return float(torch.stack(grads).norm()) if grads else 0.0
+
+
 class ColorTraining:
     """Trains ``model.g_h.curve`` on thumbnails of the two folders; resumable."""
 
@@ -57,6 +63,7 @@ class ColorTraining:
             self.high_pixels = _resize(high_thumbs, PIXEL_SIZE).to(device)
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=lr, betas=(0.9, 0.999))
         self.generator = torch.Generator().manual_seed(seed)
+        self.grad_norm = 0.0  # of the last step (a diagnostic)
 
     def step(self, lr_factor: float) -> float:
         """One update of the head; returns the colour distance before it."""
@@ -74,13 +81,20 @@ class ColorTraining:
         loss = color_distance(out, self.high_pixels[high.to(d)], directions)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.grad_norm = head_grad_norm(self.head)
         self.optimizer.step()
         return float(loss.detach())
 
     @torch.no_grad()
-    def validation_distance(self) -> float:
-        """No-reference quality of the current G_H: colour distance of its output on the
-        first low-quality thumbnails to the whole high-quality folder (fixed projections)."""
+    def validation(self) -> dict[str, float]:
+        """No-reference check of the current G_H on the first low-quality thumbnails.
+
+        ``val_color``: colour distance of its output to the whole high-quality folder
+        (fixed projections), the criterion ``select_best`` uses. Diagnostics
+        (docs/architecture.md): ``val_delta`` mean |output - input|; ``val_mean_gap``
+        mean |channel mean of the outputs - that of the high folder|; ``val_sat``
+        mean chroma of the outputs / that of the high folder.
+        """
         g_h = self.model.g_h
         was_training = g_h.training
         g_h.eval()
@@ -90,7 +104,17 @@ class ColorTraining:
         y = g_h(x, self.model.encoder(x), transform).clamp(0, 1)
         g_h.train(was_training)
         directions = random_directions(128, torch.Generator().manual_seed(0), self.device)
-        return float(color_distance(y, self.high_pixels, directions))
+
+        def chroma(t: torch.Tensor) -> float:
+            return float((t.amax(1) - t.amin(1)).mean())
+
+        high = self.high_pixels
+        return {
+            "val_color": float(color_distance(y, high, directions)),
+            "val_delta": float((y - x).abs().mean()),
+            "val_mean_gap": float((y.mean((0, 2, 3)) - high.mean((0, 2, 3))).abs().mean()),
+            "val_sat": chroma(y) / max(chroma(high), 1e-6),
+        }
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {"color.rng": self.generator.get_state()}

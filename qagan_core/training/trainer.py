@@ -57,7 +57,7 @@ from ..model import (
     rahinge_d_loss,
     rahinge_g_loss,
 )
-from .color import ColorTraining
+from .color import ColorTraining, head_grad_norm
 from .config import TrainConfig, lr_factor, lr_factor_at
 from .data import ImageFolder, SampleSpec
 from .history import ImageHistory
@@ -226,6 +226,10 @@ class Trainer:
         self._check_finite("generator", loss_g)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
+        head = self.model.g_h.curve
+        head_grad = 0.0
+        if head is not None and self.color is None:
+            head_grad = head_grad_norm(head) / (self.scaler.get_scale() if self.use_amp else 1.0)
         self.scaler.step(self.opt_g)
 
         self.d_h.requires_grad_(True)
@@ -246,6 +250,7 @@ class Trainer:
         if self.color is not None:
             f = self._lr_factor()
             color = sum(self.color.step(f) for _ in range(cfg.color_steps)) / cfg.color_steps
+            head_grad = self.color.grad_norm
 
         self.step += 1
         losses = {
@@ -255,6 +260,7 @@ class Trainer:
             "cycle": float((cc_l + cc_h).detach()),
             "identity": float(idt.detach()),
             "color": color,
+            "head_grad": head_grad,
             "loss_d_h": float(loss_d_h.detach()),
             "loss_d_l": float(loss_d_l.detach()),
         }
@@ -334,9 +340,10 @@ class Trainer:
     def validate(self) -> float:
         """Score the current generators by the no-reference criterion; keep the best."""
         assert self.color is not None
-        score = self.color.validation_distance()
+        checks = self.color.validation()
+        score = checks["val_color"]
         if self.history:
-            self.history[-1]["val_color"] = score
+            self.history[-1].update(checks)
         if self.config.select_best and (self.best is None or score < self.best["score"]):
             self.best = {
                 "score": score, "step": self.step,
