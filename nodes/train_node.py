@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..qagan_core import (
+    PRESETS,
     QAGAN,
     Cancelled,
     Progress,
@@ -17,8 +19,11 @@ from ..qagan_core import (
     loss_curve_image,
     state_path_for,
 )
+from ..qagan_core.training import budget_sizes, preset_settings
 from . import comfy_env, common, tensors
 from .common import CATEGORY, ENCODER_PRETRAINED, MODEL_TYPE
+
+log = logging.getLogger("qagan")
 
 RESUME_AUTO = "auto (continue this model's saved state if any)"
 RESUME_NONE = "start over"
@@ -31,7 +36,13 @@ TOOLTIPS = {
     "they need not show the same scenes.",
     "model_name": "Name of the model in models/qagan: name.safetensors, with its training state "
     "in name.state.safetensors.",
-    "steps": "Training steps; 0 = use epochs instead.",
+    "steps": "Training steps; 0 = use epochs instead. Ignored when minutes is set.",
+    "minutes": "Train for this many minutes (0 = use steps or epochs). On a CPU a time budget "
+    "trains with batch 4 and 256 px crops resized to 64 px (batch_size, crop_size and train_size "
+    "then apply only on a GPU); the learning rate decays over the second half of the time. "
+    "15 min on a 2-core CPU learns a colour look (BENCHMARKS.md).",
+    "preset": "default: the measured best settings; paper: the paper's method and settings exactly "
+    "(no global colour head, no identity loss, no best-model selection).",
     "epochs": "Passes over the larger folder; used only when steps is 0 (the paper trains 150).",
     "batch_size": "Photo pairs per step (the paper uses 12; lower it if memory runs out).",
     "learning_rate": "Adam learning rate of generators and discriminators; decays linearly to 0 "
@@ -87,6 +98,7 @@ class _Reporter:
             self.stop = True
 
     def on_progress(self, p: Progress) -> None:
+        self.total = max(1, p.total)  # a time budget's estimate changes
         self._update(p.step, None)
 
     def on_preview(self, step: int, image: torch.Tensor) -> None:
@@ -137,7 +149,11 @@ class QAGANTrain:
                 "preview_every": ("INT", _tip("preview_every", default=50, min=0, max=1_000_000)),
                 "encoder": (common.encoder_choices(), _tip("encoder", default=ENCODER_PRETRAINED)),
                 "resume": (resume_choices(), _tip("resume", default=RESUME_AUTO)),
-            }
+            },
+            "optional": {
+                "minutes": ("FLOAT", _tip("minutes", default=0.0, min=0.0, max=100_000.0, step=1.0)),
+                "preset": (list(PRESETS), _tip("preset", default="default")),
+            },
         }
 
     @classmethod
@@ -149,7 +165,7 @@ class QAGANTrain:
         steps: int = 2000, epochs: int = 150, batch_size: int = 4, learning_rate: float = 1e-4,
         lambda_cc: float = 2.0, crop_size: int = 256, train_size: int = 128, seed: int = 0,
         save_every: int = 200, preview_every: int = 50, encoder: str = ENCODER_PRETRAINED,
-        resume: str = RESUME_AUTO,
+        resume: str = RESUME_AUTO, minutes: float = 0.0, preset: str = "default",
     ) -> tuple[QAGAN, torch.Tensor, dict[str, list[float]]]:
         model_path = comfy_env.model_dir() / common.model_file_name(model_name)
         state_path = state_path_for(model_path)
@@ -170,6 +186,9 @@ class QAGANTrain:
             "models_dir": str(comfy_env.model_dir()),
             "device": str(comfy_env.device()),
         }
+        if minutes > 0:
+            settings.update(steps=None, minutes=float(minutes),
+                            **budget_sizes(comfy_env.device().type))
         resume_from = self._resume_path(resume, model_path)
         # ComfyUI runs nodes under torch.inference_mode(); training needs autograd.
         with torch.inference_mode(False), torch.enable_grad():
@@ -177,8 +196,10 @@ class QAGANTrain:
                 trainer = Trainer.resume(resume_from, settings, model_path=model_path, state_path=state_path)
             else:
                 weights = common.encoder_weights(encoder)
-                config = TrainConfig(seed=int(seed), encoder_weights=weights, **settings)
+                config = TrainConfig(seed=int(seed), encoder_weights=weights,
+                                     **{**preset_settings(preset), **settings})
                 trainer = Trainer(config, model_path=model_path, state_path=state_path)
+            log.info("%s", trainer.describe())
             reporter = _Reporter(trainer.step, trainer.total_steps)
             try:
                 result = trainer.run(reporter.on_progress, reporter.on_preview, reporter.should_stop)

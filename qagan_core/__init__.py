@@ -25,11 +25,12 @@ from .metrics import psnr, ssim
 from .model import ModelConfig
 from .model.qagan import QAGAN
 from .plots import loss_curve_image
-from .training import Progress, TrainConfig, Trainer, TrainResult
+from .training import PRESETS, Progress, TrainConfig, Trainer, TrainResult
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "PRESETS",
     "QAGAN",
     "Cancelled",
     "DataError",

@@ -115,7 +115,8 @@ def _queue(comfyui: SimpleNamespace, name: str, steps: int) -> dict:
     for node in prompt.values():
         if node["class_type"] == "QAGANTrain":
             node["inputs"].update(steps=steps, batch_size=1, crop_size=32, train_size=32, save_every=0,
-                                  preview_every=1, encoder="random (for testing only - poor results)")
+                                  preview_every=1, encoder="random (for testing only - poor results)",
+                                  minutes=0.0)
     reply = _post(f"{comfyui.url}/prompt", {"prompt": prompt, "client_id": "qagan-test"})
     assert not reply.get("node_errors"), reply
     prompt_id = reply["prompt_id"]

@@ -238,3 +238,37 @@ def test_paths_are_not_hardcoded() -> None:
     for path in [*(ROOT / "nodes").glob("*.py"), ROOT / "__init__.py"]:
         text = Path(path).read_text()
         assert checkout_parent not in text and "/" + "tmp/" not in text
+
+
+def test_train_minutes_and_paper_preset(pack, comfy_env, comfy_dirs, monkeypatch) -> None:
+    """minutes > 0 trains for the time (CPU: the budget's batch and sizes); preset paper turns
+    the additions off."""
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    trainer_module = sys.modules[f"{PACK_NAME}.qagan_core.training.trainer"]
+
+    class Clock:  # every reading 20 s later: a step "takes" 20 s
+        now = 0.0
+
+        def monotonic(self) -> float:
+            self.now += 20.0
+            return self.now
+
+    monkeypatch.setattr(trainer_module, "time", Clock())
+    train_node = sys.modules[f"{PACK_NAME}.nodes.train_node"]
+    asked = []
+    monkeypatch.setattr(train_node, "budget_sizes", lambda device_type: asked.append(device_type) or {
+        "batch_size": 2, "crop_size": 32, "train_size": 16})  # small stand-in for the CPU sizes
+    train = node(pack, "QAGANTrain")
+    with torch.inference_mode():
+        model, _, loss = train.train("qagan_low", "qagan_high", "budget", steps=1000, batch_size=1,
+                                     crop_size=32, train_size=32, save_every=0, preview_every=0,
+                                     encoder=common.ENCODER_RANDOM, minutes=1.0)
+    training = model.info["training"]
+    assert training["minutes"] == 1.0 and training["steps"] == 3 and len(loss["loss"]) == 3
+    assert asked == ["cpu"] and (training["batch_size"], training["train_size"]) == (2, 16)
+    assert model.g_h.curve is not None and training["color_steps"] > 0
+    with torch.inference_mode():
+        model, _, _ = train.train("qagan_low", "qagan_high", "paper", steps=1, batch_size=1,
+                                  crop_size=32, train_size=32, save_every=0, preview_every=0,
+                                  encoder=common.ENCODER_RANDOM, preset="paper")
+    assert model.g_h.curve is None and model.info["training"]["lambda_idt"] == 0

@@ -25,7 +25,7 @@ def tiny_overrides(steps: int = 1) -> dict[str, dict]:
     return {
         "QAGANTrain": {
             "steps": steps, "batch_size": 1, "crop_size": 32, "train_size": 32,
-            "save_every": 0, "preview_every": 1, "encoder": common.ENCODER_RANDOM,
+            "save_every": 0, "preview_every": 1, "encoder": common.ENCODER_RANDOM, "minutes": 0.0,
         }
     }
 
