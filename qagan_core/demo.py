@@ -18,6 +18,7 @@ from .encoder import resolve_encoder
 from .errors import EncoderWeightsError
 from .images import list_images, load_image, save_image
 from .inference import enhance
+from .metrics import psnr
 from .model import ModelConfig
 from .training import TrainConfig, Trainer
 
@@ -93,12 +94,20 @@ def run_demo(out: Path, steps: int = 40, encoder: str = "auto", device: str = "a
     trainer.run(on_progress=show)
     model = trainer.export_model()
     rows = []
+    before, after = [], []
     for path in list_images(low_dir):
         x = load_image(path)
         y = enhance(x, model)
         save_image(y, out / "enhanced" / path.name)
-        rows.append([x, y, originals[path.name]])
+        original = originals[path.name]
+        rows.append([x, y, original])
+        before.append(psnr(x, original))
+        after.append(psnr(y, original))
     sheet = save_image(_sheet(rows), out / "comparison.jpg")
+    n = len(before)
+    print(f"PSNR to the originals: ordinary {sum(before) / n:.2f} dB -> enhanced {sum(after) / n:.2f} dB "
+          f"({sum(a > b for a, b in zip(after, before, strict=True))} of {n} photos improved)",
+          file=sys.stderr)
     print(f"done.\n  model:       {model_path}\n  enhanced:    {out / 'enhanced'}\n"
           f"  comparison:  {sheet}  (each row: ordinary | enhanced | original)")
     return sheet

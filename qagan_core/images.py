@@ -23,10 +23,10 @@ from PIL import Image, ImageOps
 from .errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-MAX_PIXELS = 200_000_000  # 200 MP: larger than any camera photo, refuses bombs
-
-# PIL's own bomb check warns then errors at other limits; ours is the one that counts.
-Image.MAX_IMAGE_PIXELS = None
+# 178 MP: larger than any camera photo, refuses bombs. Just under where PIL's own check
+# (2 x PIL.Image.MAX_IMAGE_PIXELS by default) errors, so PIL's process-wide setting, which
+# belongs to the host application, is left alone; PIL's warning below it is silenced locally.
+MAX_PIXELS = 178_000_000
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
@@ -107,7 +107,9 @@ def open_image(
             img = ImageOps.exif_transpose(img)
     except DataError:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    except Image.DecompressionBombError as exc:
+        raise DataError(f"image refused: {path}: {exc} (possible decompression bomb)") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot read image {path}: {exc}") from exc
     return img
 

@@ -103,3 +103,15 @@ def test_save_round_trip_and_atomic(tmp_path: Path) -> None:
     assert (tmp_path / "o.png").stat().st_mode & 0o777 == 0o666 & ~umask
     with pytest.raises(DataError, match="unsupported"):
         save_image(x, tmp_path / "o.xyz")
+
+
+def test_importing_the_pack_leaves_pils_bomb_limit_alone() -> None:
+    """The host's (and every other node's) protection against decompression bombs stays on."""
+    import subprocess
+    import sys
+
+    code = ("import PIL.Image as I; before = I.MAX_IMAGE_PIXELS; import qagan_core; "
+            "from qagan_core.images import MAX_PIXELS; "
+            "assert I.MAX_IMAGE_PIXELS == before is not None, I.MAX_IMAGE_PIXELS; "
+            "assert MAX_PIXELS < 2 * before")
+    subprocess.run([sys.executable, "-c", code], check=True)
