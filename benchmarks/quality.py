@@ -499,9 +499,10 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def summarise(out: Path, groups: list[str]) -> None:
-    """Mean and spread over seeds of every ``<group>_s<seed>`` result."""
-    print("| variant | seeds | PSNR mean (min..max) | SSIM mean | dmean | sat | images improved |")
-    print("|---|---|---|---|---|---|---|")
+    """Mean and spread over seeds of every ``<group>_s<seed>`` result, against the input."""
+    print("| variant | seeds | PSNR mean (min..max) | gain over input | SSIM | dmean | sat "
+          "| photos improved | worst photo | steps |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     input_path = out / "results" / "input.json"
     inp = json.loads(input_path.read_text()) if input_path.exists() else None
     for group in groups:
@@ -510,14 +511,18 @@ def summarise(out: Path, groups: list[str]) -> None:
         if not runs:
             continue
         psnr = [r["psnr"] for r in runs]
-        better = ""
+        better = gain = worst = ""
         if inp is not None:
             base = {row["image"]: row["psnr"] for row in inp["per_image"]}
             better = "/".join(str(sum(row["psnr"] > base[row["image"]] for row in r["per_image"]))
-                              for r in runs)
+                              for r in runs) + f" of {runs[0]['n']}"
+            gain = f"{np.mean(psnr) - inp['psnr']:+.2f} dB"
+            worst = f"{min(row['psnr'] - base[row['image']] for r in runs for row in r['per_image']):+.2f} dB"
+        steps = "/".join(str(len(r.get("history", []))) for r in runs)
         print(f"| {group} | {len(runs)} | {np.mean(psnr):.2f} ({min(psnr):.2f}..{max(psnr):.2f}) "
-              f"| {np.mean([r['ssim'] for r in runs]):.4f} | {np.mean([r['dmean'] for r in runs]):.1f} "
-              f"| {np.mean([r['sat'] for r in runs]):.2f} | {better} of {runs[0]['n']} |")
+              f"| {gain} | {np.mean([r['ssim'] for r in runs]):.4f} "
+              f"| {np.mean([r['dmean'] for r in runs]):.1f} | {np.mean([r['sat'] for r in runs]):.2f} "
+              f"| {better} | {worst} | {steps} |")
 
 
 def cmd_summary(args: argparse.Namespace) -> None:
@@ -555,6 +560,27 @@ def cmd_grid(args: argparse.Namespace) -> None:
     Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
     grid.save(args.grid, optimize=True)
     print(f"grid {grid.size} of {names} (input | autocontrast | {args.name} | original) -> {args.grid}")
+
+
+def cmd_grid_tasks(args: argparse.Namespace) -> None:
+    """One picture over several tasks: per task ``--rows`` test photos; columns input | NAME |
+    truth (the task folders are ``--out``/<task>)."""
+    root = Path(args.out)
+    cell, gap = args.cell, 4
+    rows = []
+    for task in args.tasks:
+        names = sorted(p.name for p in (root / task / "test" / "input").glob("*.png"))
+        rows += [(root / task, n) for n in names[args.first: args.first + args.rows]]
+    grid = Image.new("RGB", (3 * (cell + gap) - gap, len(rows) * (cell + gap) - gap), "white")
+    for r, (task_dir, name) in enumerate(rows):
+        for c, folder in enumerate((task_dir / "test" / "input", task_dir / "enhanced" / args.name,
+                                    task_dir / "test" / "target")):
+            img = read_rgb(folder / name).resize((cell, cell), Image.Resampling.LANCZOS)
+            grid.paste(img, (c * (cell + gap), r * (cell + gap)))
+    Path(args.grid).parent.mkdir(parents=True, exist_ok=True)
+    grid.save(args.grid, optimize=True)
+    print(f"grid {grid.size}: {[f'{d.name}/{n}' for d, n in rows]} (input | {args.name} | truth) "
+          f"-> {args.grid}")
 
 
 # ---------------------------------------------------------------- one command
@@ -651,6 +677,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     sub.add_parser("table", help="print the markdown table of all results")
 
+    p = sub.add_parser("grid-tasks", help="one preview over several tasks (--out is their parent)")
+    p.add_argument("name", help="the trained variant shown in the middle column")
+    p.add_argument("--tasks", nargs="+", default=["warm", "cool_matte", "punchy", "defects"])
+    p.add_argument("--rows", type=int, default=2, help="photos per task")
+    p.add_argument("--first", type=int, default=0, help="index of the first test photo shown")
+    p.add_argument("--grid", default=str(REPO / "docs" / "quality_grid.png"))
+    p.add_argument("--cell", type=int, default=200)
+
     p = sub.add_parser("grid", help="side-by-side preview image")
     p.add_argument("name", help="the trained variant shown in the third column")
     p.add_argument("--grid", default=str(REPO / "docs" / "quality_grid.png"))
@@ -662,7 +696,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     commands = {"build": cmd_build, "baselines": cmd_baselines, "train": cmd_train, "table": cmd_table,
-                "grid": cmd_grid, "sweep": cmd_sweep, "summary": cmd_summary, "all": cmd_all}
+                "grid": cmd_grid, "grid-tasks": cmd_grid_tasks, "sweep": cmd_sweep, "summary": cmd_summary,
+                "all": cmd_all}
     commands[args.command](args)
 
 

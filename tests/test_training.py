@@ -163,3 +163,18 @@ def test_out_of_memory_is_a_clear_error(folders, random_encoder, tmp_path: Path,
     with pytest.raises(QAGANError, match=r"out of memory at training step 2 .*batch size 2.*kept at"):
         trainer.run()
     assert state_path.read_bytes() == saved
+
+
+def test_training_and_resume_leave_the_global_rng_alone(folders, random_encoder, tmp_path: Path) -> None:
+    """The host's torch RNG (ComfyUI's samplers, other nodes) is neither reseeded nor restored."""
+    low, high = folders
+    torch.manual_seed(1234)
+    expected = torch.get_rng_state()
+    trainer = Trainer(tiny_config(low, high, steps=2, color_steps=1), random_encoder)
+    trainer.train_step()
+    trainer.save_state(tmp_path / "s.safetensors")
+    assert torch.equal(torch.get_rng_state(), expected)
+    torch.manual_seed(99)
+    expected = torch.get_rng_state()
+    Trainer.resume(tmp_path / "s.safetensors", encoder=random_encoder).train_step()
+    assert torch.equal(torch.get_rng_state(), expected)

@@ -122,11 +122,14 @@ class Trainer:
                 "training with a RANDOMLY INITIALISED encoder (testing only): the model will "
                 "enhance far worse than with the pretrained VGG-19 weights"
             )
-        torch.manual_seed(config.seed)
-        self.model = QAGAN(config.model, encoder).to(self.device)
         mc = config.model
-        self.d_h = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
-        self.d_l = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
+        # Seeded initialisation on a forked RNG: the host's global torch RNG is left as it
+        # was. Nothing after this draws from the global RNG (sampling has its own).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.seed)
+            self.model = QAGAN(config.model, encoder).to(self.device)
+            self.d_h = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
+            self.d_l = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
         g_params = list(self.model.g_h.parameters()) + list(self.model.g_l.parameters())
         d_params = list(self.d_h.parameters()) + list(self.d_l.parameters())
         betas = (config.beta1, config.beta2)
@@ -421,10 +424,6 @@ class Trainer:
             images = buffer.state()
             if images is not None:
                 tensors[name] = images
-        tensors["rng.torch"] = torch.get_rng_state()
-        if torch.cuda.is_available():
-            for i, state in enumerate(torch.cuda.get_rng_state_all()):
-                tensors[f"rng.cuda.{i}"] = state
         if self.color is not None:
             tensors.update(self.color.state_tensors())
         if self.best is not None:
@@ -468,10 +467,6 @@ class Trainer:
             opt.load_state_dict({"state": state, "param_groups": groups[name]})
         self.history_h.load(tensors.get("history_h"), self.device)
         self.history_l.load(tensors.get("history_l"), self.device)
-        torch.set_rng_state(tensors["rng.torch"])
-        cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
-        if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
-            torch.cuda.set_rng_state_all(cuda_states)
         if self.use_amp:
             self.scaler.update(float(tensors["scaler.scale"][0]))
         rng_state = _json(meta, "rng_python", path)
