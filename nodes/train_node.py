@@ -209,7 +209,10 @@ class QAGANTrain:
                 raise
             model = trainer.export_model()
         curve = tensors.to_comfy(loss_curve_image(result.history))
-        loss_map = {"loss": [float(h["loss_g"]) for h in result.history]}
+        losses = [float(h["loss_g"]) for h in result.history]
+        if len(losses) == 1:  # ComfyUI's Plot Loss Graph needs two points to draw a line
+            losses *= 2
+        loss_map = {"loss": losses}
         return (model, curve, loss_map)
 
     @staticmethod

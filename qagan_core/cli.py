@@ -236,7 +236,6 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     from .progress import TextProgress
 
     files = _collect_inputs(args.inputs)
-    model = _load(args)
     out_dir = Path(args.out)
     options: dict = {"mode": args.mode, "working_size": args.working_size}
     if args.tile is not None:
@@ -244,6 +243,13 @@ def cmd_enhance(args: argparse.Namespace) -> int:
     jobs = [(path, _output_path(out_dir, rel, args.format)) for path, rel in files]
     if any(src.resolve() == dst.resolve() for src, dst in jobs):
         raise QAGANError(f"the output folder would overwrite the inputs: {out_dir}")
+    sources: dict[Path, Path] = {}
+    for src, dst in jobs:
+        if dst in sources:
+            raise QAGANError(f"{sources[dst]} and {src} would both be written to {dst}: enhance "
+                             "them into different --out folders, or pass their folder instead")
+        sources[dst] = src
+    model = _load(args)
     bar = TextProgress(len(jobs), "enhance")
     report = enhance_files(jobs, model, args.strength, options,
                            "skip" if args.skip_existing else "overwrite",

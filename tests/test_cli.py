@@ -61,12 +61,17 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
         (lambda t: ["enhance", "--model", str(t / "bad.safetensors"), str(t / "empty"), "--out", str(t)],
          "no images found"),
         (lambda t: ["info", str(t / "bad.safetensors")], "not a safetensors file"),
+        (lambda t: ["enhance", "--model", str(t / "bad.safetensors"), str(t / "a" / "x.png"),
+                    str(t / "b" / "x.png"), "--out", str(t / "out")], "would both be written to"),
         (lambda t: ["info", str(t / "absent.safetensors")], "not found"),
     ],
 )
 def test_user_errors_are_one_line(make_args, message: str, tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.safetensors").write_text("not a model")
+    for sub in ("a", "b"):
+        write_photos(tmp_path / sub, 2, seed=0, dark=False)
+        (tmp_path / sub / "img_1.png").rename(tmp_path / sub / "x.png")
     assert main(make_args(tmp_path)) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]

@@ -268,7 +268,8 @@ def test_train_minutes_and_paper_preset(pack, comfy_env, comfy_dirs, monkeypatch
     assert asked == ["cpu"] and (training["batch_size"], training["train_size"]) == (2, 16)
     assert model.g_h.curve is not None and training["color_steps"] > 0
     with torch.inference_mode():
-        model, _, _ = train.train("qagan_low", "qagan_high", "paper", steps=1, batch_size=1,
+        model, _, loss = train.train("qagan_low", "qagan_high", "paper", steps=1, batch_size=1,
                                   crop_size=32, train_size=32, save_every=0, preview_every=0,
                                   encoder=common.ENCODER_RANDOM, preset="paper")
     assert model.g_h.curve is None and model.info["training"]["lambda_idt"] == 0
+    assert len(loss["loss"]) == 2  # one step: its value twice, so Plot Loss Graph can draw it
