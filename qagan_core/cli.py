@@ -22,7 +22,8 @@ log = logging.getLogger("qagan")
 def _add_common_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help="enhancement model (.safetensors)")
     p.add_argument("--models-dir", help="folder holding the VGG-19 encoder weights file")
-    p.add_argument("--encoder-weights", help="explicit VGG-19 weights file (.pth or .safetensors)")
+    p.add_argument("--encoder", "--encoder-weights", dest="encoder_weights",
+                   help="explicit VGG-19 weights file (.pth or .safetensors), as train's --encoder")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
 
 

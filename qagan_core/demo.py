@@ -1,9 +1,12 @@
 """The README's main job: a short unpaired training on the bundled sample photos.
 
-Half of the samples get a fixed "ordinary photo" look (underexposed, flat,
-with a cool cast) and form the low-quality folder; the other half, untouched,
-form the high-quality folder. A short training follows, then the low-quality
-photos are enhanced and a comparison sheet is written.
+The low-quality folder holds the samples with a fixed "ordinary photo" look
+(underexposed, flat, with a cool cast); the high-quality folder holds the
+untouched samples. Training is unpaired (it is never told which photo matches
+which); with so few photos, the two folders showing the same scenes keeps the
+look apart from the content. A short training follows, then the low-quality
+photos are enhanced, scored against the originals and shown on a comparison
+sheet. BENCHMARKS.md measures the same on held-out photos.
 """
 
 from __future__ import annotations
@@ -52,14 +55,12 @@ def _sheet(rows: list[list[torch.Tensor]], height: int = 160) -> torch.Tensor:
 def run_demo(out: Path, steps: int = 40, encoder: str = "auto", device: str = "auto") -> Path:
     samples = list_images(SAMPLES)
     low_dir, high_dir = out / "data" / "low", out / "data" / "high"
-    half = len(samples) // 2
     originals = {}
-    for path in samples[:half]:
+    for path in samples:
         x = load_image(path)
         originals[path.name] = x
         save_image(ordinary_look(x), low_dir / path.name)
-    for path in samples[half:]:
-        save_image(load_image(path), high_dir / path.name)
+        save_image(x, high_dir / path.name)
 
     if encoder == "auto":
         try:

@@ -183,7 +183,9 @@ def missing_weights_message(models_dir: str | os.PathLike | None) -> str:
     return (
         "VGG-19 encoder weights not found: torchvision could not download them. "
         f"Put torchvision's '{TORCHVISION_FILE}' (from https://download.pytorch.org/models/"
-        f"{TORCHVISION_FILE}) into {where} or {hub}, or pass the file explicitly"
+        f"{TORCHVISION_FILE}) into {where} or {hub}, or pass the file explicitly (command "
+        "line: --encoder FILE or --models-dir DIR; --encoder random runs without them, for "
+        "testing only)"
     )
 
 
