@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from helpers import perturbed_model
 
 from qagan_core.errors import QAGANError
-from qagan_core.inference import enhance
+from qagan_core.inference import degrade, enhance
 from qagan_core.inference import fast as fast_module
 from qagan_core.inference.enhance import (
     DEFAULT_OVERLAP,
@@ -243,3 +243,19 @@ def test_network_pass_falls_back_to_tiles_on_oom() -> None:
     assert torch.allclose(y, x * 0.5, atol=1e-6)
     assert fake.sizes[0] == (200, 300)  # tried untiled first
     assert max(h * w for h, w in fake.sizes[-4:]) <= 128 * 128
+
+
+@pytest.mark.parametrize("mode", ["exact", "fast"])
+def test_non_finite_pixels_are_replaced_with_a_warning(model: QAGAN, mode: str, caplog) -> None:
+    """A float image with NaN/inf (e.g. a float32 TIFF) enhances like its sanitised self."""
+    x = photo_like(48, 64)
+    bad = x.clone()
+    bad[0, 3, 5], bad[1, 10, 10], bad[2, 20, 30] = float("nan"), float("inf"), float("-inf")
+    clean = torch.nan_to_num(bad, nan=0.0, posinf=1.0, neginf=0.0)
+    y = enhance(bad, model, mode=mode, working_size=32)
+    assert torch.isfinite(y).all()
+    assert torch.allclose(y, enhance(clean, model, mode=mode, working_size=32), atol=1e-6)
+    assert "3 non-finite pixel values" in caplog.text
+    ref = photo_like(32, 32, seed=1)
+    ref[0, 0, 0] = float("nan")
+    assert torch.isfinite(degrade(bad, ref, model)).all()

@@ -15,6 +15,7 @@ Modes of ``enhance`` (see ``resolve_mode``):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 
 import torch
@@ -26,6 +27,8 @@ from ..model.qagan import QAGAN, Transform
 from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer, working_shape
 from .memory import BYTES_PER_PIXEL, memory_budget, run_with_oom_retry, tile_for_memory
 from .tiling import ALIGN, tiled_apply
+
+log = logging.getLogger("qagan")
 
 MODES = ("auto", "exact", "fast")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -52,11 +55,19 @@ def _as_list(images: Images) -> tuple[list[torch.Tensor], bool]:
     return list(images), False
 
 
-def _check(x: torch.Tensor) -> None:
+def _checked(x: torch.Tensor) -> torch.Tensor:
+    """``x`` if it is a usable RGB image; non-finite pixels (a float TIFF's NaN or inf)
+    are replaced, with a warning: NaN and -inf by 0, +inf by 1."""
     if x.dim() != 3 or x.shape[0] != 3:
         raise QAGANError(f"expected an RGB image [3,H,W], got shape {tuple(x.shape)}")
     if x.shape[1] < 1 or x.shape[2] < 1:
         raise QAGANError("cannot process an empty image")
+    bad = ~torch.isfinite(x)
+    if bool(bad.any()):
+        log.warning("image has %d non-finite pixel values (NaN or inf): replaced by 0 (NaN, -inf) "
+                    "and 1 (+inf)", int(bad.sum()))
+        x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
+    return x
 
 
 def resolve_mode(mode: str, height: int, width: int, working_size: int = DEFAULT_WORKING_SIZE) -> str:
@@ -177,7 +188,7 @@ def enhance_one(
     0 = untiled (tiles only after an out-of-memory error). ``tile_threshold``
     (pixels): when given, images up to that size run untiled.
     """
-    _check(x)
+    x = _checked(x)
     device = model.device
     if tile_threshold is not None and tile is None and x.shape[1] * x.shape[2] <= tile_threshold:
         tile = 0
@@ -230,8 +241,7 @@ def enhance(
     if working_size < 16:
         raise QAGANError(f"working_size must be at least 16, got {working_size}")
     items, stacked = _as_list(images)
-    for x in items:
-        _check(x)
+    items = [_checked(x) for x in items]
     if not items:
         return images.clone() if isinstance(images, torch.Tensor) else []
     resolve_mode(mode, 1, 1, working_size)
@@ -286,7 +296,7 @@ def degrade(
     The reference ``[3,h,w]`` is downscaled to ``reference_max_side`` (its
     statistics are what matters, and attention cost grows with its size).
     """
-    _check(low_reference)
+    low_reference = _checked(low_reference)
     items, stacked = _as_list(high_images)
     model.eval()
     device = model.device
@@ -299,7 +309,7 @@ def degrade(
                                               align_corners=False)
     out = []
     for x in items:
-        _check(x)
+        x = _checked(x)
         try:
             y = model.degrade_tensor(x.to(device=device, dtype=torch.float32)[None], ref)
         except Exception as exc:
