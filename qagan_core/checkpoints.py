@@ -102,6 +102,12 @@ def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: 
             f"{path} was trained with another architecture: {what} weights do not match "
             f"(e.g. {detail})"
         )
+    for key, value in state.items():
+        if value.dtype != own[key].dtype:
+            raise ModelFileError(f"{path} is damaged: {what} weight {key!r} is {value.dtype}, "
+                                 f"expected {own[key].dtype}")
+        if value.is_floating_point() and not bool(torch.isfinite(value).all()):
+            raise ModelFileError(f"{path} is damaged: {what} weight {key!r} holds NaN or inf")
     module.load_state_dict(state)
 
 
@@ -226,4 +232,6 @@ def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
     for key in ("config", "encoder", "training"):
         if key in meta:
             out[key] = _json(meta, key, path)
+    if "config" in out:
+        ModelConfig.from_dict(out["config"])  # the same checks as loading
     return out

@@ -105,3 +105,33 @@ def test_interrupted_save_keeps_the_old_file(model_file: Path, random_encoder, m
     assert model_file.read_bytes() == before
     assert [p.name for p in model_file.parent.iterdir()] == [model_file.name]
     assert read_model_info(model_file)["format"] == "qagan-model"
+
+
+def _tampered(path: Path, change) -> Path:
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as fh:
+        meta = dict(fh.metadata())
+        tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    change(tensors, meta)
+    save_file(tensors, str(path), metadata=meta)
+    return path
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda t, m: t.__setitem__("g_h.dec1.0.1.weight", t["g_h.dec1.0.1.weight"] * float("nan")),
+         "holds NaN or inf"),
+        (lambda t, m: t.__setitem__("g_h.dec1.0.1.weight", t["g_h.dec1.0.1.weight"].to(torch.int8)),
+         "is torch.int8, expected torch.float32"),
+        (lambda t, m: m.__setitem__("config", m["config"].replace('"curve_knots": 16',
+                                                                  '"curve_knots": "lots"')),
+         "option 'curve_knots' is 'lots', expected int"),
+    ],
+)
+def test_damaged_weights_and_metadata_are_refused(model_file: Path, random_encoder, change,
+                                                  message: str) -> None:
+    _tampered(model_file, change)
+    with pytest.raises(ModelFileError, match=message):
+        load_model(model_file, encoder=random_encoder)

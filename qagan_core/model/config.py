@@ -51,6 +51,12 @@ class ModelConfig:
                 f"model uses an architecture this version does not know (options {unknown}); "
                 "update the QAGAN package"
             )
+        for f in dataclasses.fields(cls):
+            if f.name in data and type(data[f.name]) is not type(f.default):
+                raise ModelFileError(
+                    f"model metadata is damaged: option {f.name!r} is {data[f.name]!r}, expected "
+                    f"{type(f.default).__name__}"
+                )
         # Options added after the first release: a file without them was made
         # before they existed, so it has the old behaviour, whatever the default is now.
         return cls(**{**ADDED_OPTIONS_OLD_VALUES, **data})
