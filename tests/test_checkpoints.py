@@ -135,3 +135,24 @@ def test_damaged_weights_and_metadata_are_refused(model_file: Path, random_encod
     _tampered(model_file, change)
     with pytest.raises(ModelFileError, match=message):
         load_model(model_file, encoder=random_encoder)
+
+
+def test_leftovers_of_a_killed_save_are_removed_by_the_next(random_encoder, tmp_path: Path) -> None:
+    """kill -9 during a save leaves a hidden temporary file; the next save of that file removes
+    it, but not the temporary file of a save still in progress (locked by its writer)."""
+    import fcntl
+    import os
+
+    path = tmp_path / "m.safetensors"
+    dead = tmp_path / ".m.safetensors.abc123.tmp"
+    dead.write_bytes(b"x" * 100)
+    live = tmp_path / ".m.safetensors.def456.tmp"
+    live.write_bytes(b"y")
+    fd = os.open(live, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        save_model(QAGAN(ModelConfig(global_size=32), random_encoder), path)
+        assert not dead.exists() and live.exists() and path.is_file()
+    finally:
+        os.close(fd)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"] == [live.name]
