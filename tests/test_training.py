@@ -178,3 +178,28 @@ def test_training_and_resume_leave_the_global_rng_alone(folders, random_encoder,
     expected = torch.get_rng_state()
     Trainer.resume(tmp_path / "s.safetensors", encoder=random_encoder).train_step()
     assert torch.equal(torch.get_rng_state(), expected)
+
+
+def test_mixed_precision_state_resumes_with_its_scaler(folders, random_encoder, tmp_path: Path) -> None:
+    """The gradient scaler's whole state (scale and growth tracker) is saved and restored;
+    resuming with it does not crash. Run with the CPU scaler (no GPU here)."""
+    low, high = folders
+
+    def with_cpu_scaler(trainer: Trainer) -> Trainer:
+        trainer.use_amp = True
+        trainer.scaler = torch.amp.GradScaler("cpu", init_scale=1024.0, growth_interval=3)
+        return trainer
+
+    first = with_cpu_scaler(Trainer(tiny_config(low, high, steps=4), random_encoder))
+    first.train_step()
+    first.train_step()
+    first.save_state(tmp_path / "amp.safetensors")
+    expected = first.scaler.state_dict()
+    assert expected["_growth_tracker"] == 2
+
+    second = with_cpu_scaler(Trainer(tiny_config(low, high, steps=4), random_encoder))
+    second.load_state(tmp_path / "amp.safetensors")
+    assert second.scaler.state_dict() == expected
+    second.train_step()  # the third step: the scale grows, as it would have without the resume
+    first.train_step()
+    assert second.scaler.get_scale() == first.scaler.get_scale() == 2048.0

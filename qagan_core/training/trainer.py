@@ -429,7 +429,6 @@ class Trainer:
         if self.best is not None:
             tensors.update(_prefixed("best.g_h", self.best["g_h"]))
             tensors.update(_prefixed("best.g_l", self.best["g_l"]))
-        tensors["scaler.scale"] = torch.tensor([self.scaler.get_scale() if self.use_amp else 1.0])
         meta = {
             "format": STATE_FORMAT,
             "format_version": FORMAT_VERSION,
@@ -441,6 +440,7 @@ class Trainer:
             "train_config": self.config.to_dict(),
             "step": self.step,
             "elapsed_s": self.elapsed_s,
+            "scaler": self.scaler.state_dict() if self.use_amp else None,
             "best": {"score": self.best["score"], "step": self.best["step"]} if self.best else None,
             "param_groups": groups,
             "rng_python": list(self.rng.getstate()),
@@ -468,7 +468,12 @@ class Trainer:
         self.history_h.load(tensors.get("history_h"), self.device)
         self.history_l.load(tensors.get("history_l"), self.device)
         if self.use_amp:
-            self.scaler.update(float(tensors["scaler.scale"][0]))
+            saved = meta_json_or(meta, "scaler", None)
+            if saved is None and "scaler.scale" in tensors:  # states saved before the full record
+                saved = {"scale": float(tensors["scaler.scale"][0]), "growth_factor": 2.0,
+                         "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 0}
+            if saved:
+                self.scaler.load_state_dict(saved)
         rng_state = _json(meta, "rng_python", path)
         self.rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
         self.step = int(_json(meta, "step", path))
