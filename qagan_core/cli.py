@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -28,7 +29,11 @@ def _add_common_model_args(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qagan_core", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m qagan_core",
+        description="QAGAN: learn a photo look from two unpaired folders, then enhance photos "
+                    "(also installed as the 'qagan' command).",
+        epilog="Start with: train --low DIR --high DIR --out MODEL.safetensors --minutes 15")
     parser.add_argument("-v", "--verbose", action="store_true", help="more log output")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -265,13 +270,17 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 def cmd_degrade(args: argparse.Namespace) -> int:
     from .images import load_image, save_image
     from .inference import degrade
+    from .progress import TextProgress
 
     files = _collect_inputs(args.inputs)
     reference = load_image(args.reference)
     model = _load(args)
     out_dir = Path(args.out)
-    for path, rel in files:
+    bar = TextProgress(len(files), "degrade")
+    for n, (path, rel) in enumerate(files, 1):
         save_image(degrade(load_image(path), reference, model), out_dir / rel)
+        bar.update(n)
+    bar.close()
     print(f"{len(files)} image(s) written to {out_dir}")
     return 0
 
@@ -350,3 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\naborted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # e.g. `info MODEL | head -1`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
