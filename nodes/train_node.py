@@ -13,10 +13,12 @@ from ..qagan_core import (
     QAGAN,
     Cancelled,
     Progress,
+    QAGANError,
     TrainConfig,
     Trainer,
     find_resume_state,
     loss_curve_image,
+    read_model_info,
     state_path_for,
 )
 from ..qagan_core.training import budget_sizes, preset_settings
@@ -109,6 +111,20 @@ class _Reporter:
         return self.stop
 
 
+def _check_resume_encoder(choice: str, state_path: Path) -> None:
+    """A resumed training keeps its encoder: refuse, naming both, when the input says otherwise."""
+    saved = read_model_info(state_path)["encoder"]
+    wanted = common.encoder_weights(choice)
+    same = saved.get("kind") == wanted or (
+        saved.get("kind") == "file" and Path(wanted).name == saved.get("source"))
+    if not same:
+        raise QAGANError(
+            f"{state_path.name} was trained with the {saved.get('kind')} encoder "
+            f"({saved.get('source')}), but the encoder input says {choice!r}: set the encoder to "
+            f"match to continue that training, or set resume to {RESUME_NONE!r} to train anew"
+        )
+
+
 class QAGANTrain:
     DESCRIPTION = (
         "Teach QAGAN a look from two unpaired folders of photos in ComfyUI's input directory: "
@@ -193,6 +209,7 @@ class QAGANTrain:
         # ComfyUI runs nodes under torch.inference_mode(); training needs autograd.
         with torch.inference_mode(False), torch.enable_grad():
             if resume_from is not None:
+                _check_resume_encoder(encoder, resume_from)
                 trainer = Trainer.resume(resume_from, settings, model_path=model_path, state_path=state_path)
             else:
                 weights = common.encoder_weights(encoder)

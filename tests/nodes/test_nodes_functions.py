@@ -273,3 +273,13 @@ def test_train_minutes_and_paper_preset(pack, comfy_env, comfy_dirs, monkeypatch
                                   encoder=common.ENCODER_RANDOM, preset="paper")
     assert model.g_h.curve is None and model.info["training"]["lambda_idt"] == 0
     assert len(loss["loss"]) == 2  # one step: its value twice, so Plot Loss Graph can draw it
+
+
+def test_resume_with_another_encoder_is_refused_naming_both(pack, comfy_env, comfy_dirs) -> None:
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    settings = dict(steps=1, batch_size=1, crop_size=32, train_size=32, save_every=0, preview_every=0)
+    train = node(pack, "QAGANTrain")
+    with torch.inference_mode():
+        train.train("qagan_low", "qagan_high", "enc", encoder=common.ENCODER_RANDOM, **settings)
+        with pytest.raises(core().QAGANError, match=r"trained with the random encoder.*encoder input says"):
+            train.train("qagan_low", "qagan_high", "enc", encoder=common.ENCODER_PRETRAINED, **settings)
