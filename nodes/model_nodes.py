@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..qagan_core import QAGAN, ModelCache, ModelFileError, save_model
+from ..qagan_core.checkpoints import STATE_SUFFIX
 from . import comfy_env
 from .common import CATEGORY, MODEL_TYPE, model_file_name
 
@@ -31,8 +32,9 @@ class QAGANLoadModel:
         return {
             "required": {
                 "model_name": (
-                    comfy_env.model_names(),
-                    {"tooltip": "A model file in models/qagan (written by QAGAN Train or QAGAN Save Model)."},
+                    [n for n in comfy_env.model_names() if not n.endswith(STATE_SUFFIX)],
+                    {"tooltip": "A model file in models/qagan (written by QAGAN Train or QAGAN Save "
+                                "Model); training states (*.state.safetensors) are not listed."},
                 ),
             }
         }

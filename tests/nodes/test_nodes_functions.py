@@ -84,10 +84,14 @@ def test_load_model_is_cached_by_path_and_mtime(pack, comfy_dirs, saved_model) -
     assert a is b
 
 
-def test_model_list_leaves_out_encoder_weights(pack, comfy_dirs, saved_model) -> None:
+def test_model_list_leaves_out_encoder_weights_and_training_states(pack, comfy_dirs,
+                                                                   saved_model) -> None:
     (comfy_dirs.models / "vgg19.safetensors").write_bytes(b"")
+    (comfy_dirs.models / "look.state.safetensors").write_bytes(b"")
     names = node(pack, "QAGANLoadModel").INPUT_TYPES()["required"]["model_name"][0]
     assert names == [saved_model]
+    resume = pack.NODE_CLASS_MAPPINGS["QAGANTrain"].INPUT_TYPES()["required"]["resume"][0]
+    assert "look.state.safetensors" in resume
     train_spec = pack.NODE_CLASS_MAPPINGS["QAGANTrain"].INPUT_TYPES()["required"]
     assert "vgg19.safetensors" in train_spec["encoder"][0]
 
