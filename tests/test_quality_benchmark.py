@@ -126,3 +126,26 @@ def test_shipped_variant_follows_the_library_defaults() -> None:
     if TrainConfig().lambda_idt > 0:
         assert float(shipped[shipped.index("--lambda-idt") + 1]) == TrainConfig().lambda_idt
     assert ("--pixel-stats" in shipped) == TrainConfig().model.curve_pixel_stats
+
+
+@pytest.mark.parametrize("task", ["warm", "cool_matte", "punchy"])
+def test_look_task_grades_the_high_folder_and_the_truth_only(tmp_path: Path, task: str) -> None:
+    from benchmarks.looks import GRADES
+    from benchmarks.quality import cmd_build, to_array
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for i in range(6):
+        Image.fromarray((gradient_image(40 + i, 60) * 255).astype(np.uint8)).save(photos / f"p{i}.png")
+    out = tmp_path / "out"
+    cmd_build(parse_args(["--out", str(out), "build", "--photos", str(photos), "--n-test", "2",
+                          "--task", task]))
+    for name in (p.name for p in (out / "low").glob("*.png")):  # low: untouched photos
+        assert np.array_equal(to_array(Image.open(out / "low" / name)), to_array(Image.open(photos / name)))
+    for name in (p.name for p in (out / "high").glob("*.png")):  # high: the graded photos
+        graded = GRADES[task](to_array(Image.open(photos / name)))
+        assert np.abs(to_array(Image.open(out / "high" / name)) - graded).max() < 1e-6
+    for name in (p.name for p in (out / "test" / "input").glob("*.png")):
+        x = to_array(Image.open(out / "test" / "input" / name))
+        truth = to_array(Image.open(out / "test" / "target" / name))
+        assert np.abs(truth - GRADES[task](x)).max() < 1e-6 and np.abs(truth - x).mean() > 0.01
