@@ -81,19 +81,19 @@ class QAGANEnhance:
         self, image: torch.Tensor | list[torch.Tensor], model: QAGAN, strength: float = 1.0,
         mode: str = "auto", tile_size: int = 0,
     ) -> tuple[torch.Tensor | list[torch.Tensor]]:
+        if isinstance(image, (list, tuple)):  # images of different sizes: each at its own size
+            return ([self.enhance(im, model, strength, mode, tile_size)[0] for im in image],)
+        if image.dim() == 4 and image.shape[0] == 0:
+            return (tensors.empty_like(image, tensors.out_channels(image)),)
         model = _on_device(model)
-        options = enhance_options(mode, tile_size)
-
-        def run(items: list[tensors.Split]) -> list[torch.Tensor]:
-            pbar = comfy_env.progress_bar(len(items))
-            rgb = [x for x, _ in items]
-            out = enhance(
-                rgb, model, strength, progress=lambda done, total: pbar.update_absolute(done, total),
-                should_stop=comfy_env.interrupted, **options,
-            )
-            return list(out)
-
-        return (_run_cancellable(lambda: tensors.map_images(image, run)),)
+        items = tensors.split(image)  # IMAGE [B,H,W,C] -> RGB [3,H,W] (+ alpha) per image
+        pbar = comfy_env.progress_bar(len(items))
+        enhanced = _run_cancellable(lambda: enhance(
+            [rgb for rgb, _ in items], model, strength,
+            progress=lambda done, total: pbar.update_absolute(done, total),
+            should_stop=comfy_env.interrupted, **enhance_options(mode, tile_size),
+        ))
+        return (tensors.join([(y, alpha) for y, (_, alpha) in zip(enhanced, items, strict=True)]),)
 
 
 class QAGANEnhanceFolder:
