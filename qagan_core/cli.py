@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--resume", help="continue from this training state (its settings; only the "
                                     "options given here change them)")
     t.add_argument("--overwrite", action="store_true", help="replace an existing --out file")
+    t.add_argument("--drop-state", action="store_true",
+                   help="delete the training state once training has finished (it is needed only "
+                        "to continue training; kept when stopped early)")
     group = t.add_mutually_exclusive_group()
     group.add_argument("--minutes", type=float,
                        help="train for this long; sizes fit the device unless given (see README)")
@@ -233,7 +236,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training"
           + (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
              "check (colour distance to the high folder)" if trainer.best else ""), file=sys.stderr)
-    print(f"model written to {out}\ntraining state (for --resume) written to {state}")
+    if args.drop_state:
+        state.unlink(missing_ok=True)
+        print(f"model written to {out} (training state deleted: --drop-state)")
+    else:
+        print(f"model written to {out}\ntraining state (for --resume) written to {state}")
     return 0
 
 

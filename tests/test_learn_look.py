@@ -162,3 +162,12 @@ def test_cli_resume_alone_keeps_the_saved_settings(folders, tmp_path: Path) -> N
     training = read_model_info(model)["training"]
     assert (training["steps"], training["batch_size"], training["train_size"], training["seed"]) == (
         2, 2, 32, 7)
+
+
+def test_cli_drop_state_keeps_only_the_model(folders, tmp_path: Path) -> None:
+    low, high = folders
+    model = tmp_path / "m.safetensors"
+    assert main(["train", "--low", str(low), "--high", str(high), "--out", str(model), "--steps", "1",
+                 "--batch-size", "1", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
+                 "--encoder", "random", "--device", "cpu", "--drop-state"]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["high", "low", "m.safetensors"]
