@@ -54,6 +54,8 @@ def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor],
 def read_safetensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """Read tensors and metadata; any damage becomes a ``ModelFileError``."""
     path = Path(path)
+    if path.is_dir():
+        raise ModelFileError(f"{path} is a folder, not a model file")
     if not path.is_file():
         raise ModelFileError(f"model file not found: {path}")
     try:

@@ -150,6 +150,8 @@ def _load(args: argparse.Namespace):
     from .checkpoints import load_model
     from .devices import pick_device
 
+    if not args.model:
+        raise QAGANError("--model is empty: name a model file (.safetensors)")
     model = load_model(args.model, models_dir=args.models_dir, device=pick_device(args.device),
                        encoder_weights=args.encoder_weights)
     if model.encoder.identity.is_random:
@@ -250,6 +252,8 @@ def cmd_enhance(args: argparse.Namespace) -> int:
 
     files = _collect_inputs(args.inputs)
     out_dir = Path(args.out)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise QAGANError(f"--out must be a folder; {out_dir} is a file")
     options: dict = {"mode": args.mode, "working_size": args.working_size}
     if args.tile is not None:
         options["tile"] = args.tile
@@ -370,3 +374,7 @@ def main(argv: list[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except OSError as exc:  # unwritable output, over-long name, full disk...
+        where = f": {exc.filename!r}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 2

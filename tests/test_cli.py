@@ -64,11 +64,19 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
         (lambda t: ["enhance", "--model", str(t / "bad.safetensors"), str(t / "a" / "x.png"),
                     str(t / "b" / "x.png"), "--out", str(t / "out")], "would both be written to"),
         (lambda t: ["info", str(t / "absent.safetensors")], "not found"),
+        (lambda t: ["info", str(t / "folder.safetensors")], "is a folder, not a model file"),
+        (lambda t: ["enhance", "--model", "", str(t / "a" / "x.png"), "--out", str(t / "o")],
+         "--model is empty"),
+        (lambda t: ["enhance", "--model", str(t / "bad.safetensors"), str(t / "a" / "x.png"),
+                    "--out", str(t / "bad.safetensors")], "--out must be a folder"),
+        (lambda t: ["train", "--low", str(t / "a"), "--high", str(t / "b"), "--encoder", "random",
+                    "--out", str(t / ("n" * 300 + ".safetensors"))], "File name too long"),
     ],
 )
 def test_user_errors_are_one_line(make_args, message: str, tmp_path: Path, capsys) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "bad.safetensors").write_text("not a model")
+    (tmp_path / "folder.safetensors").mkdir()
     for sub in ("a", "b"):
         write_photos(tmp_path / sub, 2, seed=0, dark=False)
         (tmp_path / sub / "img_1.png").rename(tmp_path / sub / "x.png")
