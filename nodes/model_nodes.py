@@ -39,6 +39,16 @@ class QAGANLoadModel:
             }
         }
 
+    @classmethod
+    def IS_CHANGED(cls, model_name: str) -> str:
+        """The file's identity, so ComfyUI's cache serves a retrained model, not the old one
+        (a save replaces the file: new inode, time and usually size)."""
+        try:
+            st = comfy_env.model_path(model_name).stat()
+        except (FileNotFoundError, OSError):
+            return "missing"
+        return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
+
     def load(self, model_name: str) -> tuple[QAGAN]:
         try:
             path = comfy_env.model_path(model_name)

@@ -12,6 +12,7 @@ from ..qagan_core import (
     PRESETS,
     QAGAN,
     Cancelled,
+    EncoderWeightsMissing,
     Progress,
     QAGANError,
     TrainConfig,
@@ -215,7 +216,12 @@ class QAGANTrain:
                 weights = common.encoder_weights(encoder)
                 config = TrainConfig(seed=int(seed), encoder_weights=weights,
                                      **{**preset_settings(preset), **settings})
-                trainer = Trainer(config, model_path=model_path, state_path=state_path)
+                try:
+                    trainer = Trainer(config, model_path=model_path, state_path=state_path)
+                except EncoderWeightsMissing as exc:
+                    raise EncoderWeightsMissing(
+                        f"{exc}; then queue again (or, to try the node without them, choose the "
+                        f"encoder {common.ENCODER_RANDOM!r}: for testing only)") from None
             log.info("%s", trainer.describe())
             reporter = _Reporter(trainer.step, trainer.total_steps)
             try:

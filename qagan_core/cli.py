@@ -14,7 +14,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .errors import Cancelled, QAGANError
+from .errors import Cancelled, EncoderWeightsMissing, QAGANError
 from .training.config import PRESETS
 
 log = logging.getLogger("qagan")
@@ -364,6 +364,10 @@ def main(argv: list[str] | None = None) -> int:
     except Cancelled as exc:
         print(f"cancelled: {exc}", file=sys.stderr)
         return 130
+    except EncoderWeightsMissing as exc:
+        print(f"error: {exc}, or name the file with --encoder FILE or its folder with --models-dir "
+              "DIR (--encoder random trains and runs without them, for testing only)", file=sys.stderr)
+        return 2
     except QAGANError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

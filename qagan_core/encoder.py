@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .errors import EncoderWeightsError
+from .errors import EncoderWeightsError, EncoderWeightsMissing
 
 # (start, stop) indices into torchvision's vgg19().features for each relu_X_1.
 VGG19_SLICES = ((0, 2), (2, 7), (7, 12), (12, 21), (21, 30))
@@ -183,9 +183,7 @@ def missing_weights_message(models_dir: str | os.PathLike | None) -> str:
     return (
         "VGG-19 encoder weights not found: torchvision could not download them. "
         f"Put torchvision's '{TORCHVISION_FILE}' (from https://download.pytorch.org/models/"
-        f"{TORCHVISION_FILE}) into {where} or {hub}, or pass the file explicitly (command "
-        "line: --encoder FILE or --models-dir DIR; --encoder random runs without them, for "
-        "testing only)"
+        f"{TORCHVISION_FILE}) into {where} or {hub}"
     )
 
 
@@ -222,7 +220,7 @@ def resolve_encoder(
                 return encoder
     found = _torchvision_state(allow_download)
     if found is None:
-        raise EncoderWeightsError(missing_weights_message(models_dir))
+        raise EncoderWeightsMissing(missing_weights_message(models_dir))
     state, source = found
     encoder.load_features_state(state, source)
     encoder.identity = EncoderIdentity("pretrained", TORCHVISION_FILE, encoder.fingerprint())

@@ -22,7 +22,11 @@ class ModelFileError(QAGANError):
 
 
 class EncoderWeightsError(QAGANError):
-    """The VGG-19 encoder weights a model needs cannot be found."""
+    """The VGG-19 encoder weights a model needs cannot be found or do not fit."""
+
+
+class EncoderWeightsMissing(EncoderWeightsError):
+    """No VGG-19 weights anywhere: the CLI and the nodes add how to provide them there."""
 
 
 class TrainingDiverged(QAGANError):

@@ -101,3 +101,16 @@ def test_wrong_kind_of_file_without_traceback(folders, tmp_path: Path) -> None:
         f"error: {tmp_path / 'lora.safetensors'} is not a QAGAN model (it is a safetensors file without "
         "QAGAN metadata, e.g. another kind of model)"
     ]
+
+
+def test_missing_encoder_weights_name_the_cli_options(folders, tmp_path: Path, capsys,
+                                                      monkeypatch) -> None:
+    from qagan_core import encoder as encoder_module
+
+    monkeypatch.setattr(encoder_module, "_torchvision_state", lambda allow_download: None)
+    low, high = folders
+    assert main(["train", "--low", str(low), "--high", str(high), "--out",
+                 str(tmp_path / "m.safetensors"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "weights not found" in err[0]
+    assert "--encoder FILE" in err[0] and "--models-dir" in err[0] and "--encoder random" in err[0]

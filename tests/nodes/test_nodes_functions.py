@@ -287,3 +287,23 @@ def test_resume_with_another_encoder_is_refused_naming_both(pack, comfy_env, com
         train.train("qagan_low", "qagan_high", "enc", encoder=common.ENCODER_RANDOM, **settings)
         with pytest.raises(core().QAGANError, match=r"trained with the random encoder.*encoder input says"):
             train.train("qagan_low", "qagan_high", "enc", encoder=common.ENCODER_PRETRAINED, **settings)
+
+
+def test_load_model_is_changed_follows_the_file(pack, comfy_dirs, saved_model, tiny_model) -> None:
+    """After a retrain rewrites the file, ComfyUI's cache must not serve the old model."""
+    loader = pack.NODE_CLASS_MAPPINGS["QAGANLoadModel"]
+    before = loader.IS_CHANGED(saved_model)
+    assert loader.IS_CHANGED(saved_model) == before  # unchanged file: cached
+    core().save_model(tiny_model, comfy_dirs.models / saved_model, overwrite=True)  # a retrain
+    assert loader.IS_CHANGED(saved_model) != before
+
+
+def test_train_without_encoder_weights_names_the_random_choice(pack, comfy_dirs, monkeypatch) -> None:
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    encoder_module = sys.modules[f"{PACK_NAME}.qagan_core.encoder"]
+    monkeypatch.setattr(encoder_module, "_torchvision_state", lambda allow_download: None)
+    with torch.inference_mode(), pytest.raises(core().EncoderWeightsMissing) as info:
+        node(pack, "QAGANTrain").train("qagan_low", "qagan_high", "x", steps=1,
+                                       encoder=common.ENCODER_PRETRAINED)
+    assert "models" in str(info.value) and common.ENCODER_RANDOM in str(info.value)
+    assert "--encoder" not in str(info.value)
