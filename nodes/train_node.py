@@ -62,8 +62,8 @@ TOOLTIPS = {
     "vgg19-dcbb9e9d.pth placed in models/qagan), a vgg*.pth/.safetensors file in models/qagan, "
     "or a random encoder for testing only.",
     "resume": "auto: continue from models/qagan/<model_name>.state.safetensors when it exists; "
-    "start over: new training (replaces that model's files); or continue from a chosen training "
-    "state. On resume the saved encoder and seed are kept.",
+    "start over: new training (the model it replaces is kept as <model_name>.previous.safetensors); "
+    "or continue from a chosen training state. On resume the saved encoder and seed are kept.",
 }
 
 
@@ -110,6 +110,17 @@ class _Reporter:
     def should_stop(self) -> bool:
         self.stop = self.stop or comfy_env.interrupted()
         return self.stop
+
+
+def _keep_previous(model_path: Path, state_path: Path) -> None:
+    """Choosing "start over" keeps the replaced model as NAME.previous.safetensors (and its state), so
+    queueing the same prompt again by accident does not destroy the last training."""
+    stem = model_path.name[: -len(".safetensors")]
+    for path in (model_path, state_path):
+        if path.is_file():
+            target = path.with_name(stem + ".previous" + path.name[len(stem):])
+            path.replace(target)
+            log.warning("start over: the previous %s is kept as %s", path.name, target.name)
 
 
 def _check_resume_encoder(choice: str, state_path: Path) -> None:
@@ -207,6 +218,8 @@ class QAGANTrain:
             settings.update(steps=None, minutes=float(minutes),
                             **budget_sizes(comfy_env.device().type))
         resume_from = self._resume_path(resume, model_path)
+        if resume == RESUME_NONE:
+            _keep_previous(model_path, state_path)
         # ComfyUI runs nodes under torch.inference_mode(); training needs autograd.
         with torch.inference_mode(False), torch.enable_grad():
             if resume_from is not None:

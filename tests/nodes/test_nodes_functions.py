@@ -307,3 +307,19 @@ def test_train_without_encoder_weights_names_the_random_choice(pack, comfy_dirs,
                                        encoder=common.ENCODER_PRETRAINED)
     assert "models" in str(info.value) and common.ENCODER_RANDOM in str(info.value)
     assert "--encoder" not in str(info.value)
+
+
+def test_start_over_keeps_the_model_it_replaces(pack, comfy_env, comfy_dirs) -> None:
+    """Queueing a "start over" prompt again must not destroy the last training."""
+    common = sys.modules[f"{PACK_NAME}.nodes.common"]
+    train_node = sys.modules[f"{PACK_NAME}.nodes.train_node"]
+    settings = dict(batch_size=1, crop_size=32, train_size=32, save_every=0, preview_every=0,
+                    encoder=common.ENCODER_RANDOM, resume=train_node.RESUME_NONE)
+    train = node(pack, "QAGANTrain")
+    with torch.inference_mode():
+        train.train("qagan_low", "qagan_high", "again", steps=2, **settings)
+        train.train("qagan_low", "qagan_high", "again", steps=1, **settings)
+    models = comfy_dirs.models
+    assert core().read_model_info(models / "again.safetensors")["training"]["steps"] == 1
+    assert core().read_model_info(models / "again.previous.safetensors")["training"]["steps"] == 2
+    assert (models / "again.previous.state.safetensors").is_file()
