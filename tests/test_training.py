@@ -129,8 +129,20 @@ def test_cancel_saves_and_requeue_resumes(folders, random_encoder, tmp_path: Pat
     assert resumed.run().steps == 2
 
 
-def test_schedule_constant_then_linear_decay() -> None:
+def test_schedule_constant_then_linear_decay(folders, random_encoder) -> None:
+    """The rates the optimizers actually used, step by step (G, D and the colour head)."""
     assert [lr_factor(s, 8) for s in range(8)] == [1, 1, 1, 1, 1.0, 0.75, 0.5, 0.25]
+    low, high = folders
+    trainer = Trainer(tiny_config(low, high, steps=6, lr_g=2e-4, lr_d=1e-4, color_steps=1),
+                      random_encoder)
+    used = []
+    for _ in range(6):
+        trainer.train_step()
+        used.append((trainer.opt_g.param_groups[0]["lr"], trainer.opt_d.param_groups[0]["lr"],
+                     trainer.color.optimizer.param_groups[0]["lr"]))
+    factors = [1, 1, 1, 1, 2 / 3, 1 / 3]
+    expected = [(2e-4 * f, 1e-4 * f, 1e-3 * f) for f in factors]
+    assert [x for row in used for x in row] == pytest.approx([x for row in expected for x in row])
 
 
 def test_invalid_settings_are_clear(folders) -> None:

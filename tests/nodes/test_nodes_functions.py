@@ -68,10 +68,9 @@ def test_enhance_honours_interruption(pack, comfy_env, tiny_model) -> None:
     assert not comfy_env.interrupted()  # the request is consumed, as ComfyUI does
 
 
-def test_enhance_options_follow_installed_enhance(pack) -> None:
+def test_enhance_options(pack) -> None:
     common = sys.modules[f"{PACK_NAME}.nodes.common"]
-    accepts_mode = "mode" in __import__("inspect").signature(core().enhance).parameters
-    assert common.enhance_options("fast", 0) == ({"mode": "fast"} if accepts_mode else {})
+    assert common.enhance_options("fast", 0) == {"mode": "fast"}
     assert common.enhance_options("auto", 512)["tile"] == 512
 
 
