@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..qagan_core import DataError, QAGANError, list_encoder_files
+from ..qagan_core.images import IMAGE_EXTENSIONS
 from . import comfy_env
 
 CATEGORY = "image/enhance/QAGAN"
@@ -40,8 +41,13 @@ def encoder_weights(choice: str) -> str:
 
 
 # ------------------------------------------------------------------ folders
+def _has_images(folder: Path) -> bool:
+    return any(p.suffix.lower() in IMAGE_EXTENSIONS for p in folder.rglob("*"))
+
+
 def input_subfolders() -> list[str]:
-    """Subfolders of ComfyUI's input directory (up to a few levels), as relative paths."""
+    """Subfolders of ComfyUI's input directory (up to a few levels) that hold photos (below
+    them too), as relative paths: ComfyUI's own folders of other things are left out."""
     root = comfy_env.input_dir()
     found: list[str] = []
     if not root.is_dir():
@@ -51,7 +57,7 @@ def input_subfolders() -> list[str]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if len(rel.parts) >= MAX_FOLDER_DEPTH:
             dirs[:] = []
-        if rel.parts:
+        if rel.parts and _has_images(Path(current)):
             found.append(rel.as_posix())
     return sorted(found)
 

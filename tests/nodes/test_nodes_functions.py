@@ -189,8 +189,14 @@ def test_folders_outside_comfyui_dirs_are_refused(pack, comfy_dirs, tiny_model, 
         node(pack, "QAGANTrain").train(bad, "qagan_high", "x")
 
 
-def test_input_subfolders(pack, comfy_dirs) -> None:
-    (comfy_dirs.input / "qagan_low" / "nested").mkdir()
+def test_input_subfolders_are_the_photo_folders(pack, comfy_dirs) -> None:
+    import shutil
+
+    nested = comfy_dirs.input / "qagan_low" / "nested"
+    nested.mkdir()
+    shutil.copy(next((comfy_dirs.input / "qagan_low").glob("*.png")), nested / "one.png")
+    (comfy_dirs.input / "3d" / "meshes").mkdir(parents=True)  # ComfyUI's own, no photos
+    (comfy_dirs.input / "3d" / "meshes" / "cube.glb").write_bytes(b"glTF")
     common = sys.modules[f"{PACK_NAME}.nodes.common"]
     assert common.input_subfolders() == ["qagan_high", "qagan_low", "qagan_low/nested"]
 
