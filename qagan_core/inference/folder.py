@@ -27,7 +27,8 @@ FolderProgress = Callable[[int, int, Path], None]
 
 @dataclass
 class FolderReport:
-    """What ``enhance_folder`` did; ``previews`` are small copies of the first outputs."""
+    """What ``enhance_folder`` did; ``previews`` are small copies of the first outputs (written
+    now or, when skipped, already there)."""
 
     total: int = 0
     written: list[Path] = field(default_factory=list)
@@ -116,6 +117,11 @@ def enhance_files(
             )
         if out_path.exists() and if_exists == "skip":
             report.existing.append(out_path)
+            if len(report.previews) < preview_count:  # show what is there: the earlier output
+                try:
+                    report.previews.append(_thumbnail(load_image(out_path), preview_max_side))
+                except DataError:
+                    pass
         else:
             try:
                 x = load_image(path)

@@ -174,8 +174,11 @@ def test_enhance_folder(pack, comfy_dirs: SimpleNamespace, tiny_model) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["photo_00.png", "photo_01.png", "photo_02.png"]
     assert "3 of 4 image(s) enhanced" in summary and "notes.jpg" in summary
     assert [tuple(p.shape) for p in previews] == [(1, 40, 48, 3)] * 2
-    summary, previews = folder.enhance_folder(tiny_model, "qagan_low", "batch/out")
-    assert "3 already existed" in summary and previews[0].shape == (1, 64, 64, 3)
+    first = previews
+    summary, previews = folder.enhance_folder(tiny_model, "qagan_low", "batch/out", preview_count=2)
+    assert "3 already existed" in summary  # nothing new: the previews show what is there
+    assert len(previews) == 2 and all(torch.allclose(a, b, atol=1 / 255)
+                                      for a, b in zip(previews, first, strict=True))
 
 
 @pytest.mark.parametrize("bad", ["../", "..", "/etc", "qagan_low/../../x"])
