@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .errors import DataError
@@ -123,6 +124,20 @@ def open_image(
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Read an image file as a float tensor ``[3, H, W]`` in 0..1."""
     return pil_to_tensor(open_image(path, max_pixels=max_pixels))
+
+
+def fit_long_side(x: torch.Tensor, max_side: int, min_side: int = 1) -> torch.Tensor:
+    """``x`` (``[3,H,W]`` or ``[B,3,H,W]``) downscaled, antialiased, so its long side is at
+    most ``max_side`` (each side at least ``min_side``); ``x`` itself when it already fits."""
+    h, w = x.shape[-2:]
+    scale = max_side / max(h, w)
+    if scale >= 1:
+        return x
+    size = (max(min_side, round(h * scale)), max(min_side, round(w * scale)))
+    batch = x if x.dim() == 4 else x[None]
+    y = F.interpolate(batch.float(), size=size, mode="bilinear", antialias=True,
+                      align_corners=False).clamp(0, 1)
+    return y if x.dim() == 4 else y[0]
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:

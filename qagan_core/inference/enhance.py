@@ -23,6 +23,7 @@ import torch.nn.functional as F
 
 from ..devices import is_out_of_memory, pick_device
 from ..errors import Cancelled, QAGANError
+from ..images import fit_long_side
 from ..model.qagan import QAGAN, Transform
 from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer, working_shape
 from .memory import BYTES_PER_PIXEL, memory_budget, run_with_oom_retry, tile_for_memory
@@ -300,13 +301,8 @@ def degrade(
     items, stacked = _as_list(high_images)
     model.eval()
     device = model.device
-    ref = low_reference.to(device=device, dtype=torch.float32)[None]
-    rh, rw = ref.shape[-2:]
-    scale = min(1.0, reference_max_side / max(rh, rw))
-    if scale < 1.0:
-        size = (max(16, round(rh * scale)), max(16, round(rw * scale)))
-        ref = torch.nn.functional.interpolate(ref, size=size, mode="bilinear", antialias=True,
-                                              align_corners=False)
+    ref = fit_long_side(low_reference.to(device=device, dtype=torch.float32)[None],
+                        reference_max_side, min_side=16)
     out = []
     for x in items:
         x = _checked(x)

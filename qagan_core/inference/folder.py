@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
 from ..errors import Cancelled, DataError, QAGANError
-from ..images import list_images, load_image, save_image
+from ..images import fit_long_side, list_images, load_image, save_image
 from ..model.qagan import QAGAN
 from .enhance import enhance
 
@@ -53,13 +52,7 @@ class FolderReport:
 
 
 def _thumbnail(x: torch.Tensor, max_side: int) -> torch.Tensor:
-    h, w = x.shape[-2:]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return x.detach().cpu().clone()
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    y = F.interpolate(x[None].float().cpu(), size=size, mode="bilinear", antialias=True, align_corners=False)
-    return y[0].clamp(0, 1)
+    return fit_long_side(x.detach().cpu(), max_side).clone()
 
 
 def enhance_folder(

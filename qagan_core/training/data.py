@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import DataError
-from ..images import IMAGE_EXTENSIONS, list_images, open_image, pil_to_tensor
+from ..images import IMAGE_EXTENSIONS, fit_long_side, list_images, open_image, pil_to_tensor
 
 log = logging.getLogger("qagan")
 
@@ -156,12 +156,6 @@ class ImageFolder:
                 x = pil_to_tensor(open_image(path, max_side=max_side))
             except DataError:
                 continue
-            h, w = x.shape[1:]
-            scale = min(1.0, max_side / max(h, w))
-            if scale < 1:
-                size = (max(16, round(h * scale)), max(16, round(w * scale)))
-                x = F.interpolate(x[None], size=size, mode="bilinear", antialias=True,
-                                  align_corners=False)[0].clamp(0, 1)
-            return x
+            return fit_long_side(x, max_side, min_side=16)
         self._require_files()
         raise DataError(f"no readable images in folder {self.folder}")
