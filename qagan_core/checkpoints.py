@@ -25,7 +25,7 @@ from safetensors.torch import save
 
 from .encoder import EncoderIdentity, VGGEncoder, resolve_encoder
 from .errors import EncoderWeightsError, ModelFileError
-from .images import atomic_write_bytes
+from .files import atomic_write_bytes
 from .model.config import ARCH_NAME, ModelConfig
 from .model.qagan import QAGAN
 
