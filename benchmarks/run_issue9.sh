@@ -2,7 +2,7 @@
 # The issue-9 benchmark queue on a 2-core CPU, three runs at a time (one thread each, so
 # each run has about 2/3 of a core: fewer steps than a run alone gets in its budget):
 # looks and defects at the 15-minute budget (3 seeds), ablations at 2 minutes (3 seeds),
-# and the budget curve (2, 4, 8 minutes). Results land in benchmarks/out/<task>/results.
+# and the budget curve (2, 4, 8, 15 and 30 minutes). Results land in benchmarks/out/<task>/results.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Q="${PYTHON:-.venv/bin/python} benchmarks/quality.py"
@@ -18,7 +18,7 @@ done
 for seed in 0 1 2; do
   jobs+=("$Q --out benchmarks/out/defects sweep --variants product --seeds $seed --tag _15min -- --minutes 15 --threads 1 --log-every 10")
 done
-for m in 4 8; do
+for m in 4 8 30; do
   jobs+=("$Q --out benchmarks/out/punchy sweep --variants product --seeds 0 --tag _${m}min -- --minutes $m --threads 1 --log-every 10")
 done
 mkdir -p benchmarks/out
