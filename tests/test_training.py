@@ -215,3 +215,11 @@ def test_mixed_precision_state_resumes_with_its_scaler(folders, random_encoder, 
     second.train_step()  # the third step: the scale grows, as it would have without the resume
     first.train_step()
     assert second.scaler.get_scale() == first.scaler.get_scale() == 2048.0
+
+
+def test_a_batch_larger_than_the_folders_is_warned_about(folders, random_encoder, caplog) -> None:
+    low, high = folders  # 3 photos each
+    Trainer(tiny_config(low, high, batch_size=3), random_encoder)
+    assert "larger than the folders" not in caplog.text
+    Trainer(tiny_config(low, high, batch_size=12), random_encoder)
+    assert "batch size 12 is larger than the folders (3 low, 3 high photos)" in caplog.text

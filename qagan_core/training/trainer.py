@@ -112,6 +112,11 @@ class Trainer:
         spec = SampleSpec(config.load_size, config.crop_size, config.train_size, config.flip)
         self.low = ImageFolder(Path(config.low_dir), spec)
         self.high = ImageFolder(Path(config.high_dir), spec)
+        largest = max(len(self.low), len(self.high))
+        if config.batch_size > largest:
+            log.warning("batch size %d is larger than the folders (%d low, %d high photos): every "
+                        "batch repeats photos; a smaller batch trains as well, faster",
+                        config.batch_size, len(self.low), len(self.high))
         self.budget_s = config.minutes * 60.0 if config.minutes else None
         self.elapsed_s = 0.0  # training time so far, across resumes
         self.total_steps = 0 if self.budget_s else config.total_steps(len(self.low), len(self.high))
