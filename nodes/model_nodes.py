@@ -45,7 +45,7 @@ class QAGANLoadModel:
         (a save replaces the file: new inode, time and usually size)."""
         try:
             st = comfy_env.model_path(model_name).stat()
-        except (FileNotFoundError, OSError):
+        except OSError:
             return "missing"
         return f"{st.st_ino}:{st.st_mtime_ns}:{st.st_size}"
 

@@ -85,8 +85,8 @@ class _Reporter:
     """
 
     def __init__(self, start: int, total: int) -> None:
-        self.pbar = comfy_env.progress_bar(total)
-        self.total = total
+        self.total = max(1, total)  # a time budget starts with no estimate (0)
+        self.pbar = comfy_env.progress_bar(self.total)
         self.stop = False
         self._update(start, None)
 
@@ -218,8 +218,6 @@ class QAGANTrain:
             settings.update(steps=None, minutes=float(minutes),
                             **budget_sizes(comfy_env.device().type))
         resume_from = self._resume_path(resume, model_path)
-        if resume == RESUME_NONE:
-            _keep_previous(model_path, state_path)
         # ComfyUI runs nodes under torch.inference_mode(); training needs autograd.
         with torch.inference_mode(False), torch.enable_grad():
             if resume_from is not None:
@@ -235,6 +233,8 @@ class QAGANTrain:
                     raise EncoderWeightsMissing(
                         f"{exc}; then queue again (or, to try the node without them, choose the "
                         f"encoder {common.ENCODER_RANDOM!r}: for testing only)") from None
+            if resume == RESUME_NONE:  # only now: a start that fails leaves the model in place
+                _keep_previous(model_path, state_path)
             log.info("%s", trainer.describe())
             reporter = _Reporter(trainer.step, trainer.total_steps)
             try:

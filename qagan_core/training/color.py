@@ -64,6 +64,7 @@ class ColorTraining:
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=lr, betas=(0.9, 0.999))
         self.generator = torch.Generator().manual_seed(seed)
         self.grad_norm = 0.0  # of the last step (a diagnostic)
+        self.validation_directions = random_directions(128, torch.Generator().manual_seed(0), device)
 
     def step(self, lr_factor: float) -> float:
         """One update of the head; returns the colour distance before it."""
@@ -103,7 +104,7 @@ class ColorTraining:
         transform = self.head.from_summary(self.low_summary[0, :k])
         y = g_h(x, self.model.encoder(x), transform).clamp(0, 1)
         g_h.train(was_training)
-        directions = random_directions(128, torch.Generator().manual_seed(0), self.device)
+        directions = self.validation_directions
 
         def chroma(t: torch.Tensor) -> float:
             return float((t.amax(1) - t.amin(1)).mean())

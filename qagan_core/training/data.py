@@ -112,10 +112,8 @@ class ImageFolder:
         while index < len(self.files):
             try:
                 arr = self._decode(index)
-            except DataError as exc:
+            except DataError as exc:  # the next file moves to this index
                 self._drop(index, str(exc))
-                thumbs = []
-                index = 0
                 continue
             x = torch.from_numpy(arr)[None].float() / 255.0
             thumbs.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,

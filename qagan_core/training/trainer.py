@@ -205,7 +205,7 @@ class Trainer:
             if self.color is None:
                 return self.model.global_transform(x, feats)
             with torch.no_grad():  # the head learns from the colour term only
-                return self.model.global_transform(x.detach(), feats)
+                return self.model.global_transform(x, feats)
 
         with autocast:
             with torch.no_grad():
