@@ -123,6 +123,15 @@ def _keep_previous(model_path: Path, state_path: Path) -> None:
             log.warning("start over: the previous %s is kept as %s", path.name, target.name)
 
 
+def _plottable(losses: list[float]) -> list[float]:
+    """ComfyUI's Plot Loss Graph divides by (max - min) of at least two values: a one-step
+    history is given twice, and equal values get the last one nudged by a millionth (invisible)."""
+    losses = (losses or [0.0]) * (2 if len(losses) < 2 else 1)
+    if max(losses) == min(losses):
+        losses[-1] += 1e-6 * max(1.0, abs(losses[-1]))
+    return losses
+
+
 def _check_resume_encoder(choice: str, state_path: Path) -> None:
     """A resumed training keeps its encoder: refuse, naming both, when the input says otherwise."""
     saved = read_model_info(state_path)["encoder"]
@@ -245,10 +254,7 @@ class QAGANTrain:
                 raise
             model = trainer.export_model()
         curve = tensors.to_comfy(loss_curve_image(result.history))
-        losses = [float(h["loss_g"]) for h in result.history]
-        if len(losses) == 1:  # ComfyUI's Plot Loss Graph needs two points to draw a line
-            losses *= 2
-        loss_map = {"loss": losses}
+        loss_map = {"loss": _plottable([float(h["loss_g"]) for h in result.history])}
         return (model, curve, loss_map)
 
     @staticmethod

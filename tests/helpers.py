@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import torch
@@ -11,6 +14,24 @@ from PIL import Image
 from qagan_core.encoder import VGGEncoder
 from qagan_core.model import QAGAN, ModelConfig
 from qagan_core.training import TrainConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+PACK_NAME = "comfyui-qagan"
+
+
+def load_pack() -> ModuleType:
+    """Import the repository root as the package ``comfyui-qagan`` (once)."""
+    if PACK_NAME in sys.modules:
+        return sys.modules[PACK_NAME]
+    spec = importlib.util.spec_from_file_location(
+        PACK_NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACK_NAME] = module
+    spec.loader.exec_module(module)
+    return module
+
 
 TINY_MODEL = ModelConfig(global_size=32, d_channels=8)
 

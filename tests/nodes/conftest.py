@@ -8,30 +8,13 @@ temporary directory (``comfy_env.use_standalone``).
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
-
-ROOT = Path(__file__).resolve().parents[2]
-PACK_NAME = "comfyui-qagan"
-
-
-def load_pack() -> ModuleType:
-    """Import the repository root as the package ``comfyui-qagan`` (once)."""
-    if PACK_NAME in sys.modules:
-        return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(
-        PACK_NAME, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+from helpers import PACK_NAME, ROOT, load_pack  # noqa: F401 - re-exported to the node tests
 
 
 @pytest.fixture(scope="session")

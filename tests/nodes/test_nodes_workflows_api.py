@@ -17,7 +17,7 @@ from conftest import PACK_NAME, ROOT
 from qagan_workflow_runner import CORE_STANDINS, WorkflowRunner, load_api_workflow, setup_standins
 
 WORKFLOWS = ROOT / "workflows"
-API_FILES = sorted(WORKFLOWS.glob("*.api.json"))
+API_FILES = sorted((WORKFLOWS / "api").glob("*.api.json"))
 
 
 def tiny_overrides(steps: int = 1) -> dict[str, dict]:
@@ -34,13 +34,14 @@ def run_workflow(name: str, pack: ModuleType, dirs: SimpleNamespace) -> Workflow
     core = sys.modules[f"{PACK_NAME}.qagan_core"]
     setup_standins(dirs.input, dirs.output, core.load_image, core.save_image)
     steps = 2 if name == "train_unpaired" else 1
-    prompt = load_api_workflow(WORKFLOWS / f"{name}.api.json", tiny_overrides(steps))
+    prompt = load_api_workflow(WORKFLOWS / "api" / f"{name}.api.json", tiny_overrides(steps))
     return WorkflowRunner(prompt, {**CORE_STANDINS, **pack.NODE_CLASS_MAPPINGS}).run()
 
 
 def test_the_four_workflows_exist() -> None:
     names = {p.name.removesuffix(".api.json") for p in API_FILES}
-    assert {"train_unpaired", "enhance_folder", "train_then_enhance", "enhance_evaluate"} <= names
+    assert {"train_unpaired", "enhance_folder", "train_then_enhance", "enhance_evaluate",
+            "degrade_round_trip"} <= names
 
 
 def test_train_unpaired(pack: ModuleType, comfy_dirs: SimpleNamespace) -> None:
@@ -67,6 +68,9 @@ def test_train_then_enhance(pack: ModuleType, comfy_dirs: SimpleNamespace) -> No
     enhanced = run.outputs["3"][0][0]
     assert tuple(enhanced.shape) == (1, 32, 40, 3)
     assert (comfy_dirs.output / "qagan" / "enhanced_00000_.png").is_file()
+    assert list(run.outputs["6"][0]) == ["chained_look_run.safetensors"]
+    run_workflow("train_then_enhance", pack, comfy_dirs)  # a second run keeps the first copy
+    assert (comfy_dirs.models / "chained_look_run_00001.safetensors").is_file()
 
 
 def test_enhance_evaluate(pack: ModuleType, comfy_dirs: SimpleNamespace, saved_model: str) -> None:
@@ -76,6 +80,14 @@ def test_enhance_evaluate(pack: ModuleType, comfy_dirs: SimpleNamespace, saved_m
     assert run.ui["7"][0]["text"][0].startswith("PSNR ")
     assert run.ui["8"][0]["text"][0].startswith("PSNR ")
     assert (comfy_dirs.output / "qagan" / "evaluated_00000_.png").is_file()
+
+
+def test_degrade_round_trip(pack: ModuleType, comfy_dirs: SimpleNamespace, saved_model: str) -> None:
+    run = run_workflow("degrade_round_trip", pack, comfy_dirs)
+    degraded = run.outputs["4"][0][0]
+    assert tuple(degraded.shape) == (1, 32, 40, 3)
+    assert run.ui["7"][0]["text"][0].startswith("PSNR ")
+    assert (comfy_dirs.output / "qagan" / "degraded_00000_.png").is_file()
 
 
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)

@@ -11,7 +11,7 @@ from conftest import ROOT
 from qagan_workflow_runner import CORE_STANDINS, check_widget
 
 WORKFLOWS = ROOT / "workflows"
-UI_FILES = sorted(p for p in WORKFLOWS.glob("*.json") if not p.name.endswith(".api.json"))
+UI_FILES = sorted(WORKFLOWS.glob("*.json"))
 WIDGET_KINDS = ("INT", "FLOAT", "STRING", "BOOLEAN")
 
 
@@ -30,7 +30,7 @@ def widget_names(cls: type) -> list[tuple[str, tuple, bool]]:
 
 
 def test_every_api_workflow_has_a_ui_twin() -> None:
-    api = {p.name.removesuffix(".api.json") for p in WORKFLOWS.glob("*.api.json")}
+    api = {p.name.removesuffix(".api.json") for p in (WORKFLOWS / "api").glob("*.api.json")}
     ui = {p.name.removesuffix(".json") for p in UI_FILES}
     assert api == ui and len(api) >= 4
 
@@ -38,7 +38,7 @@ def test_every_api_workflow_has_a_ui_twin() -> None:
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
 def test_ui_workflow_matches_api(path: Path, pack: ModuleType) -> None:
     ui = json.loads(path.read_text())
-    api = json.loads(path.with_name(path.name.removesuffix(".json") + ".api.json").read_text())
+    api = json.loads((WORKFLOWS / "api" / f"{path.stem}.api.json").read_text())
     classes = {**CORE_STANDINS, **pack.NODE_CLASS_MAPPINGS}
     nodes = {str(n["id"]): n for n in ui["nodes"]}
     assert set(nodes) == set(api)
