@@ -80,17 +80,20 @@ def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path, 
     assert [h["loss_g"] for h in straight.history] == pytest.approx([h["loss_g"] for h in resumed.history])
 
 
-def test_identity_loss_enters_the_generator_loss(folders, random_encoder) -> None:
+def test_identity_loss_enters_the_generator_update(folders, random_encoder) -> None:
+    """Same seed, same batches: only lambda_idt differs, so any difference in G_H's weights after
+    the second step (the first starts at the identity, where the loss and its gradient are 0)
+    comes from the identity loss reaching the optimiser."""
     low, high = folders
-    trainer = Trainer(tiny_config(low, high, steps=3, batch_size=2, lambda_idt=0.5), random_encoder)
-    first = trainer.train_step()
-    assert first["identity"] == pytest.approx(0.0, abs=1e-6)  # fresh generators are the identity
-    losses = trainer.train_step()
+    weights = []
+    for lambda_idt in (0.0, 0.5):
+        trainer = Trainer(tiny_config(low, high, steps=3, batch_size=2, lambda_idt=lambda_idt,
+                                      color_steps=0), random_encoder)
+        trainer.train_step()
+        losses = trainer.train_step()
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.model.g_h.parameters()]))
     assert losses["identity"] > 0
-    cfg = trainer.config
-    expected = (losses["adv_h"] + losses["adv_l"] + cfg.lambda_cc * losses["cycle"]
-                + cfg.lambda_idt * losses["identity"])
-    assert losses["loss_g"] == pytest.approx(expected, rel=1e-5)
+    assert not torch.allclose(weights[0], weights[1])
 
 
 def test_states_saved_before_the_identity_loss_resume_without_it() -> None:

@@ -36,6 +36,9 @@ def test_enhance_folder(comfyui: Server, my_look: Path) -> None:
     assert written == sorted(p.name for p in (comfyui.base / "input" / "qagan_low").iterdir())
     assert "3 of 3 image(s) enhanced" in _text(entry, "3")
     assert len(entry["outputs"]["4"]["images"]) == 3
+    again = comfyui.run(api_workflow("enhance_folder"))  # the folder may have changed: it runs
+    assert "1" in cached_nodes(again) and "2" not in cached_nodes(again)
+    assert "3 already existed in the output folder and were skipped" in _text(again, "3")
 
 
 def test_train_then_enhance_keeps_numbered_copies(comfyui: Server) -> None:

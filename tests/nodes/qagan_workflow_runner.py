@@ -178,8 +178,11 @@ class WorkflowRunner:
 
     def run(self) -> WorkflowRunner:
         self.validate()
-        with torch.inference_mode():
-            for node_id in self.prompt:
+        outputs = [node_id for node_id, node in self.prompt.items()
+                   if getattr(self.classes[node["class_type"]], "OUTPUT_NODE", False)]
+        assert outputs, "a prompt without an output node runs nothing in ComfyUI"
+        with torch.inference_mode():  # as ComfyUI: output nodes and what they depend on, only
+            for node_id in outputs:
                 self._execute(node_id)
         return self
 
@@ -200,8 +203,11 @@ class WorkflowRunner:
         results: list[list[Any]] = [[] for _ in range(n_out)]
         is_list = getattr(cls, "OUTPUT_IS_LIST", (False,) * n_out)
         instance = cls()
+        hidden = {name: node_id for name, kind in cls.INPUT_TYPES().get("hidden", {}).items()
+                  if kind == "UNIQUE_ID"}  # as ComfyUI passes the node's id
         for i in range(calls):
             kwargs = {name: values[min(i, len(values) - 1)] for name, values in inputs.items()}
+            kwargs.update(hidden)
             out = getattr(instance, cls.FUNCTION)(**kwargs)
             if isinstance(out, dict):
                 self.ui.setdefault(node_id, []).append(out.get("ui", {}))
