@@ -2,7 +2,8 @@
 
 User errors (missing folder, no readable images, unreadable or wrong model
 file, missing encoder weights) print one ``error:`` line and exit with status
-2; Ctrl-C during training saves the training state and exits with 130.
+2; Ctrl-C (or SIGTERM) during training saves the training state and exits with
+130. ``train`` and ``enhance`` also run under torchrun (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -13,9 +14,15 @@ import os
 import signal
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import distributed
 from .errors import Cancelled, EncoderWeightsMissing, QAGANError
+from .inference.enhance import MODES
 from .training.config import PRESETS
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("qagan")
 
@@ -56,7 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--epochs", type=int, help="number of epochs (default 150, the paper's)")
     t.add_argument("--preset", choices=PRESETS, default=None,
                    help="default (the measured best) or paper (the paper's method and settings exactly)")
-    t.add_argument("--batch-size", type=int, help="default 12 (paper); 4 with --minutes on a CPU")
+    t.add_argument("--batch-size", type=int, help="default 12 (paper); 4 with --minutes on a CPU; under "
+                                                  "torchrun the global batch, shared by the processes")
+    t.add_argument("--workers", type=int,
+                   help="DataLoader workers preparing batches, per process (default: 4 on a GPU, 0 on a "
+                        "CPU)")
     t.add_argument("--lr", type=float, help="generator learning rate (default 1e-4)")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
     t.add_argument("--lambda-cc", type=float, help="cycle-consistency weight (default 2)")
@@ -86,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("inputs", nargs="+", help="image files or folders (searched recursively)")
     e.add_argument("--out", required=True, help="output folder (same file names as the inputs)")
     e.add_argument("--strength", type=float, default=1.0, help="0 = input, 1 = full enhancement")
-    e.add_argument("--mode", default="auto", choices=("auto", "exact", "fast"),
+    e.add_argument("--mode", default="auto", choices=MODES,
                    help="fast: network at --working-size, detail transferred at full size; exact: "
                         "full-resolution network, tiled when large; auto: fast above --working-size")
     e.add_argument("--working-size", type=int, default=1024, help="long side for fast mode")
@@ -146,13 +157,13 @@ def _output_path(out_dir: Path, rel: Path, fmt: str) -> Path:
     return out_dir / rel.with_suffix("." + fmt)
 
 
-def _load(args: argparse.Namespace):
+def _load(args: argparse.Namespace, device: torch.device | None = None):
     from .checkpoints import load_model
     from .devices import pick_device
 
     if not args.model:
         raise QAGANError("--model is empty: name a model file (.safetensors)")
-    model = load_model(args.model, models_dir=args.models_dir, device=pick_device(args.device),
+    model = load_model(args.model, models_dir=args.models_dir, device=device or pick_device(args.device),
                        encoder_weights=args.encoder_weights)
     if model.encoder.identity.is_random:
         log.warning("%s was trained with a RANDOM encoder (testing only)", args.model)
@@ -160,10 +171,22 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    group = distributed.setup(args.device)  # None without torchrun
+    try:
+        return _train(args, group)
+    finally:
+        distributed.shutdown(group)
+
+
+def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> int:
     from .devices import pick_device
     from .progress import TextProgress
     from .training import TrainConfig, Trainer, budget_sizes, preset_settings
+    from .training.loader import default_workers
 
+    main = group is None or group.is_main
+    if not main:  # rank 0 reports; the others print errors only
+        logging.getLogger("qagan").setLevel(logging.ERROR)
     if not args.resume and not (args.low and args.high and args.out):
         raise QAGANError("train needs --low, --high and --out (or --resume STATE)")
     if args.resume and not args.out:
@@ -178,6 +201,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     if out.exists() and not args.overwrite and not args.resume:
         raise QAGANError(f"{out} exists; pass --overwrite to replace it or --resume to continue")
     state = Path(args.state) if args.state else out.with_name(out.stem + ".state.safetensors")
+    if not args.resume and distributed.restarted() and state.is_file():
+        log.warning("torchrun restarted the processes: resuming from %s", state)
+        args.resume = str(state)
+    device = group.device if group else pick_device(args.device or "auto")
     given = {
         "low_dir": args.low, "high_dir": args.high, "batch_size": args.batch_size,
         "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
@@ -187,6 +214,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,
         "device": args.device, "amp": args.amp, "save_every": args.save_every,
         "preview_every": args.preview_every, "minutes": args.minutes,
+        "workers": args.workers if args.workers is not None
+        else default_workers(device, group.local_world_size if group else 1),
     }
     given = {k: v for k, v in given.items() if v is not None}
     if args.steps is not None:
@@ -196,27 +225,34 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.resume:
         if args.preset:
             raise QAGANError("--preset chooses how a new training starts; it cannot change a resumed one")
-        trainer = Trainer.resume(args.resume, given, model_path=out, state_path=state)
+        trainer = Trainer.resume(args.resume, given, model_path=out, state_path=state,
+                                 distributed=group)
     else:
         settings = {"save_every": 500, **preset_settings(args.preset or "default")}
         if args.minutes:
-            settings.update(budget_sizes(pick_device(args.device or "auto").type))
-        trainer = Trainer(TrainConfig(**{**settings, **given}), model_path=out, state_path=state)
+            settings.update(budget_sizes(device.type))
+        trainer = Trainer(TrainConfig(**{**settings, **given}), model_path=out, state_path=state,
+                          distributed=group)
     for folder in (trainer.low, trainer.high):
         if folder.skipped:
             log.warning("%d unreadable file(s) skipped in %s", len(folder.skipped), folder.folder)
-    print(trainer.describe(), file=sys.stderr)
+    if main:
+        print(trainer.describe(), file=sys.stderr)
 
     stop = {"requested": False}
 
-    def on_sigint(signum, frame):
-        if stop["requested"]:
+    def on_signal(signum, frame):
+        # A second Ctrl-C aborts a single process; under torchrun the launcher passes a Ctrl-C
+        # on as a second signal, and SIGTERM (a scheduler's preemption) always saves.
+        if stop["requested"] and signum == signal.SIGINT and group is None:
             raise KeyboardInterrupt
+        if not stop["requested"] and main:
+            again = " (Ctrl-C again to abort without saving)" if group is None else ""
+            print(f"\nstopping after this step{again}...", file=sys.stderr)
         stop["requested"] = True
-        print("\nstopping after this step (Ctrl-C again to abort without saving)...", file=sys.stderr)
 
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    bar = TextProgress(trainer.total_steps, "train")
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    bar = TextProgress(trainer.total_steps, "train") if main else None
     preview_dir = out.with_name(out.stem + "_previews")
 
     def on_preview(step: int, image) -> None:
@@ -224,17 +260,22 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         save_image(image, preview_dir / f"step_{step:07d}.jpg")
 
+    def on_progress(p) -> None:
+        if bar is not None:
+            losses = p.losses
+            bar.update(p.step, f"G {losses['loss_g']:.3f} D {losses['loss_d_h'] + losses['loss_d_l']:.3f}",
+                       total=p.total)
+
     try:
-        trainer.run(
-            on_progress=lambda p: bar.update(p.step, f"G {p.losses['loss_g']:.3f} "
-                                                     f"D {p.losses['loss_d_h'] + p.losses['loss_d_l']:.3f}",
-                                             total=p.total),
-            on_preview=on_preview,
-            should_stop=lambda: stop["requested"],
-        )
+        trainer.run(on_progress=on_progress, on_preview=on_preview,
+                    should_stop=lambda: stop["requested"])
     finally:
-        bar.close()
-        signal.signal(signal.SIGINT, previous)
+        if bar is not None:
+            bar.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if not main:
+        return 0
     print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training"
           + (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
              "check (colour distance to the high folder)" if trainer.best else ""), file=sys.stderr)
@@ -247,7 +288,15 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    from .inference.folder import enhance_files
+    group = distributed.setup(args.device)  # None without torchrun
+    try:
+        return _enhance(args, group)
+    finally:
+        distributed.shutdown(group)
+
+
+def _enhance(args: argparse.Namespace, group: distributed.Distributed | None) -> int:
+    from .inference.folder import enhance_files, merge_reports
     from .progress import TextProgress
 
     files = _collect_inputs(args.inputs)
@@ -266,12 +315,25 @@ def cmd_enhance(args: argparse.Namespace) -> int:
             raise QAGANError(f"{sources[dst]} and {src} would both be written to {dst}: enhance "
                              "them into different --out folders, or pass their folder instead")
         sources[dst] = src
-    model = _load(args)
-    bar = TextProgress(len(jobs), "enhance")
-    report = enhance_files(jobs, model, args.strength, options,
+    mine = jobs
+    if group is not None:  # each file to exactly one process
+        if not group.same_everywhere("\n".join(f"{a}\t{b}" for a, b in jobs)):
+            raise QAGANError("the processes found different files to enhance (did the input folder "
+                             "change while they started?): start again")
+        mine = group.shard(jobs)
+    model = _load(args, group.device if group else None)
+    main = group is None or group.is_main
+    label = "enhance" if group is None else f"enhance (process 0 of {group.world_size})"
+    bar = TextProgress(len(mine), label) if main else None
+    report = enhance_files(mine, model, args.strength, options,
                            "skip" if args.skip_existing else "overwrite",
-                           on_progress=lambda done, total, path: bar.update(done))
-    bar.close()
+                           on_progress=lambda done, total, path: bar and bar.update(done))
+    if bar is not None:
+        bar.close()
+    if group is not None:
+        report = merge_reports(group.gather(report))
+        if not main:
+            return 0 if report.written or report.existing else 2
     for path, reason in report.failed:
         log.warning("skipped %s: %s", path, reason)
     print(report.summary(dst=out_dir))
@@ -355,21 +417,30 @@ COMMANDS = {"train": cmd_train, "enhance": cmd_enhance, "degrade": cmd_degrade,
             "evaluate": cmd_evaluate, "info": cmd_info, "demo": cmd_demo}
 
 
+DISTRIBUTED_COMMANDS = ("train", "enhance")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s: %(message)s")
+    rank = distributed.rank_from_env() if distributed.launched() else 0
+    who = f" (process {rank})" if rank else ""  # rank 0 speaks for all; the others name themselves
     try:
+        if distributed.launched() and args.command not in DISTRIBUTED_COMMANDS:
+            raise QAGANError(f"{args.command} runs in one process: start it without torchrun "
+                             f"(torchrun runs {' and '.join(DISTRIBUTED_COMMANDS)})")
         return COMMANDS[args.command](args)
     except Cancelled as exc:
-        print(f"cancelled: {exc}", file=sys.stderr)
+        if not rank:
+            print(f"cancelled: {exc}", file=sys.stderr)
         return 130
     except EncoderWeightsMissing as exc:
-        print(f"error: {exc}, or name the file with --encoder FILE or its folder with --models-dir "
+        print(f"error{who}: {exc}, or name the file with --encoder FILE or its folder with --models-dir "
               "DIR (--encoder random trains and runs without them, for testing only)", file=sys.stderr)
         return 2
     except QAGANError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error{who}: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\naborted", file=sys.stderr)
@@ -380,5 +451,5 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except OSError as exc:  # unwritable output, over-long name, full disk...
         where = f": {exc.filename!r}" if exc.filename else ""
-        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"error{who}: {exc.strerror or exc}{where}", file=sys.stderr)
         return 2

@@ -51,6 +51,17 @@ class FolderReport:
         return "\n".join(lines)
 
 
+def merge_reports(reports: list[FolderReport]) -> FolderReport:
+    """One report for the shares of a folder enhanced by several processes (torchrun)."""
+    merged = FolderReport(total=sum(r.total for r in reports))
+    for r in reports:
+        merged.written += r.written
+        merged.existing += r.existing
+        merged.failed += r.failed
+        merged.previews += r.previews
+    return merged
+
+
 def _thumbnail(x: torch.Tensor, max_side: int) -> torch.Tensor:
     return fit_long_side(x.detach().cpu(), max_side).clone()
 

@@ -2,28 +2,36 @@
 
 Each discriminator returns several score maps (one per scale). The averages
 E[D(.)] in eqs. 6-7 are taken over the batch and all positions of a map; the
-loss of a discriminator is the mean over its scales.
+loss of a discriminator is the mean over its scales. Under torchrun the
+trainer passes ``mean`` = the mean over every process's batch, so the
+relativistic averages are those of the global batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 import torch.nn.functional as F
 
+Mean = Callable[[torch.Tensor], torch.Tensor]
 
-def _rahinge(good: torch.Tensor, bad: torch.Tensor) -> torch.Tensor:
+
+def _rahinge(good: torch.Tensor, bad: torch.Tensor, mean: Mean = torch.mean) -> torch.Tensor:
     """E[max(0, 1 - (good - E bad))] + E[max(0, 1 + (bad - E good))]."""
-    return F.relu(1.0 - (good - bad.mean())).mean() + F.relu(1.0 + (bad - good.mean())).mean()
+    return F.relu(1.0 - (good - mean(bad))).mean() + F.relu(1.0 + (bad - mean(good))).mean()
 
 
-def rahinge_d_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+def rahinge_d_loss(real: list[torch.Tensor], fake: list[torch.Tensor],
+                   mean: Mean = torch.mean) -> torch.Tensor:
     """Eqs. 6/7, the discriminator's side: real should score above fake."""
-    return torch.stack([_rahinge(r, f) for r, f in zip(real, fake, strict=True)]).mean()
+    return torch.stack([_rahinge(r, f, mean) for r, f in zip(real, fake, strict=True)]).mean()
 
 
-def rahinge_g_loss(real: list[torch.Tensor], fake: list[torch.Tensor]) -> torch.Tensor:
+def rahinge_g_loss(real: list[torch.Tensor], fake: list[torch.Tensor],
+                   mean: Mean = torch.mean) -> torch.Tensor:
     """Eqs. 6/7 with the roles swapped, the generator's side: fake should score above real."""
-    return torch.stack([_rahinge(f, r) for r, f in zip(real, fake, strict=True)]).mean()
+    return torch.stack([_rahinge(f, r, mean) for r, f in zip(real, fake, strict=True)]).mean()
 
 
 def cycle_loss(feats: list[torch.Tensor], feats_rec: list[torch.Tensor]) -> torch.Tensor:

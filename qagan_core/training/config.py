@@ -33,6 +33,11 @@ class TrainConfig:
     ``preset_settings("paper")`` turns every addition off.
     An epoch is ceil(max(#low, #high) / batch_size) steps. ``steps`` overrides
     ``epochs`` when set.
+    ``batch_size`` is the global batch: under torchrun each of W processes trains
+    on batch_size / W of it, so the settings (and the steps of an epoch) do not
+    depend on the number of processes. ``workers``: DataLoader worker processes
+    per training process (0: batches are prepared in the training process); how
+    a launch loads its data, so not saved in a training state.
     """
 
     low_dir: str = ""
@@ -63,6 +68,7 @@ class TrainConfig:
     amp: bool = False
     preview_every: int = 0
     save_every: int = 0
+    workers: int = 0
     model: ModelConfig = field(default_factory=ModelConfig)
 
     def total_steps(self, n_low: int, n_high: int) -> int:
@@ -74,6 +80,7 @@ class TrainConfig:
     def to_dict(self) -> dict:
         data = dataclasses.asdict(self)
         data["model"] = self.model.to_dict()
+        del data["workers"]  # a property of the launch, not of the training
         return data
 
     @classmethod
@@ -98,6 +105,7 @@ class TrainConfig:
             (self.color_steps >= 0, "color_steps must be >= 0"),
             (self.lr_color > 0, "lr_color must be positive"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
+            (self.workers >= 0, "workers must be >= 0"),
             (self.minutes is None or self.minutes > 0, "minutes must be positive"),
             (self.train_size >= 16 and self.train_size % 16 == 0,
              "train_size must be a multiple of 16 (at least 16)"),

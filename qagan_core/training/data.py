@@ -7,7 +7,8 @@ reaches ``crop_size`` if smaller), a random ``crop_size`` square, resized to
 ``train_size``, and a random horizontal flip.
 
 Unreadable files are skipped with a warning and counted; a folder with no
-readable image is an error naming it.
+readable image is an error naming it. The trainer draws its batches through
+``loader.py`` (``sample_at``: which photo is decided there, per step and slot).
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ class ImageFolder:
     skipped: list[tuple[Path, str]] = field(default_factory=list)
     _cache: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
     _cached_bytes: int = 0
+    _bad: set[int] = field(default_factory=set, repr=False)  # found unreadable by sample_at
 
     def __post_init__(self) -> None:
         self.folder = Path(self.folder)
@@ -102,6 +104,7 @@ class ImageFolder:
         path = self.files.pop(index)
         self._cache = {}  # indices shifted
         self._cached_bytes = 0
+        self._bad = set()
         self._skip(path, reason)
         self._require_files()
 
@@ -122,8 +125,7 @@ class ImageFolder:
         return torch.stack(thumbs)
 
     def sample(self, rng: random.Random) -> torch.Tensor:
-        """One training sample ``[3, train_size, train_size]`` in 0..1."""
-        s = self.spec
+        """One training sample ``[3, train_size, train_size]`` in 0..1, of a photo drawn from ``rng``."""
         while True:
             index = rng.randrange(len(self.files))
             try:
@@ -131,6 +133,30 @@ class ImageFolder:
                 break
             except DataError as exc:  # truncated file found at decode time
                 self._drop(index, str(exc))
+        return self._crop(arr, rng)
+
+    def sample_at(self, index: int, rng: random.Random) -> torch.Tensor:
+        """The training sample of photo ``index``, its crop and flip drawn from ``rng``.
+
+        An unreadable photo is replaced by the next readable one (in file order) and
+        reported; the file list keeps its length, so every process and DataLoader
+        worker holding a copy of this folder maps the same index to the same photo.
+        """
+        n = len(self.files)
+        for offset in range(n):
+            i = (index + offset) % n
+            if i in self._bad:
+                continue
+            try:
+                return self._crop(self._decode(i), rng)
+            except DataError as exc:  # truncated file found at decode time
+                self._bad.add(i)
+                self._skip(self.files[i], str(exc))
+        raise DataError(f"no readable images left in folder {self.folder} ({n} file(s) failed "
+                        "to decode)")
+
+    def _crop(self, arr: np.ndarray, rng: random.Random) -> torch.Tensor:
+        s = self.spec
         _, h, w = arr.shape
         top = rng.randrange(h - s.crop_size + 1)
         left = rng.randrange(w - s.crop_size + 1)

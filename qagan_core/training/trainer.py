@@ -16,6 +16,15 @@ keeps the generators best by a no-reference criterion; ``minutes`` trains for
 a time budget.
 
 The encoder is frozen; G and D are updated with Adam, alternately.
+
+Under torchrun (``distributed``, see ``qagan_core/distributed.py``) G_H, G_L,
+D_H and D_L are wrapped in DistributedDataParallel (E stays frozen and
+unwrapped), each process trains on its share of the global batch
+(``loader.py``) and the relativistic averages of eqs. 6-7 are taken over the
+global batch, so the averaged gradients are those of one process holding the
+whole batch. The colour head's updates run identically on every process (same
+thumbnails, same seed) and rank 0's head is broadcast after them. Only rank 0
+writes files; every process stops at the same step.
 """
 
 from __future__ import annotations
@@ -47,6 +56,7 @@ from ..checkpoints import (
     write_safetensors,
 )
 from ..devices import is_out_of_memory, pick_device
+from ..distributed import Distributed
 from ..encoder import VGGEncoder, resolve_encoder
 from ..errors import Cancelled, QAGANError, TrainingDiverged
 from ..model import (
@@ -61,6 +71,7 @@ from .color import ColorTraining, head_grad_norm
 from .config import TrainConfig, lr_factor, lr_factor_at
 from .data import ImageFolder, SampleSpec
 from .history import ImageHistory
+from .loader import StepBatches, StepLoader
 
 log = logging.getLogger("qagan")
 
@@ -93,8 +104,10 @@ class Trainer:
     training state are written at every ``save_every`` steps, at the end, and
     when the run is cancelled. Callbacks: ``on_progress(Progress)`` every step,
     ``on_preview(step, image)`` every ``preview_every`` steps with a fixed
-    low-quality sample enhanced by the current G_H, ``should_stop()`` polled
-    between steps.
+    low-quality sample enhanced by the current G_H (on rank 0 only),
+    ``should_stop()`` polled between steps (under torchrun: a stop on any process
+    stops all of them at the same step). ``distributed``: this process's place
+    under torchrun (``qagan_core.distributed.setup()``), None for one process.
     """
 
     def __init__(
@@ -103,17 +116,23 @@ class Trainer:
         encoder: VGGEncoder | None = None,
         model_path: str | Path | None = None,
         state_path: str | Path | None = None,
+        distributed: Distributed | None = None,
     ) -> None:
         config.validate()
         self.config = config
-        self.device = pick_device(config.device)
+        self.distributed = distributed
+        rank, world = (distributed.rank, distributed.world_size) if distributed else (0, 1)
+        if config.batch_size % world:
+            raise QAGANError(f"the batch size {config.batch_size} is the global batch, shared by the "
+                             f"{world} processes: make it a multiple of {world}")
+        self.device = distributed.device if distributed else pick_device(config.device)
         self.model_path = Path(model_path) if model_path else None
         self.state_path = Path(state_path) if state_path else None
         spec = SampleSpec(config.load_size, config.crop_size, config.train_size, config.flip)
         self.low = ImageFolder(Path(config.low_dir), spec)
         self.high = ImageFolder(Path(config.high_dir), spec)
         largest = max(len(self.low), len(self.high))
-        if config.batch_size > largest:
+        if config.batch_size > largest and self.is_main:
             log.warning("batch size %d is larger than the folders (%d low, %d high photos): every "
                         "batch repeats photos; a smaller batch trains as well, faster",
                         config.batch_size, len(self.low), len(self.high))
@@ -142,7 +161,8 @@ class Trainer:
         self.opt_d = torch.optim.Adam(d_params, lr=config.lr_d, betas=betas)
         self.use_amp = bool(config.amp and self.device.type == "cuda")
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp)
-        self.rng = random.Random(config.seed)
+        # Only the history buffer draws from it now; every process has its own.
+        self.rng = random.Random(config.seed if rank == 0 else f"{config.seed}:rank:{rank}")
         self.history_h = ImageHistory(config.history_size)
         self.history_l = ImageHistory(config.history_size)
         self.step = 0
@@ -154,6 +174,26 @@ class Trainer:
                                        config.seed)
         self.best: dict | None = None  # {"score", "step", "g_h", "g_l"} with select_best
         self._preview_input = self.low.first_image(256) if config.preview_every else None
+        # After the thumbnails: they may drop unreadable files, the batches index the rest.
+        batches = StepBatches(self.low, self.high, config.batch_size, config.seed, rank, world)
+        self.loader = StepLoader(batches, config.workers, pin_memory=self.device.type == "cuda")
+        self.data_seconds = 0.0  # time train_step waited for its batches (a diagnostic)
+        # What the steps call: the networks, or their DDP wrappers under torchrun.
+        self._g_h: torch.nn.Module = self.model.g_h
+        self._g_l: torch.nn.Module = self.model.g_l
+        self._d_h: torch.nn.Module = self.d_h
+        self._d_l: torch.nn.Module = self.d_l
+        if distributed is not None:
+            head = self.model.g_h.curve if self.color is not None else None  # trained by the colour term
+            self._g_h = distributed.wrap(self.model.g_h, exclude=head)
+            self._g_l = distributed.wrap(self.model.g_l)
+            self._d_h = distributed.wrap(self.d_h)
+            self._d_l = distributed.wrap(self.d_l)
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes files (the only one without torchrun)."""
+        return self.distributed is None or self.distributed.is_main
 
     def describe(self) -> str:
         """The settings this run trains with, in one paragraph (the CLI prints it)."""
@@ -165,8 +205,14 @@ class Trainer:
             length = f"for {self.total_steps} steps"
         color = (f"colour head {cfg.color_steps} updates/step at lr {cfg.lr_color:g}"
                  if self.color is not None else "no colour-head training")
-        return (f"training on {len(self.low)} low / {len(self.high)} high photos on {self.device} "
-                f"{length}: batch {cfg.batch_size}, crops {cfg.crop_size} px resized to "
+        where = str(self.device)
+        batch = f"batch {cfg.batch_size}"
+        if self.distributed is not None:
+            world = self.distributed.world_size
+            where = f"{world} processes ({self.device.type})"
+            batch = f"global batch {cfg.batch_size} ({cfg.batch_size // world} per process)"
+        return (f"training on {len(self.low)} low / {len(self.high)} high photos on {where} "
+                f"{length}: {batch}, crops {cfg.crop_size} px resized to "
                 f"{cfg.train_size} px, lr {cfg.lr_g:g}/{cfg.lr_d:g}, lambda_cc {cfg.lambda_cc:g}, "
                 f"identity {cfg.lambda_idt:g}, {color}"
                 + (", best-by-validation export" if cfg.select_best and self.color is not None else ""))
@@ -194,9 +240,14 @@ class Trainer:
         """One generator update and one discriminator update; returns the losses."""
         cfg = self.config
         lr_g, lr_d = self._set_lr()
-        real_l = self.low.batch(self.rng, cfg.batch_size).to(self.device)
-        real_h = self.high.batch(self.rng, cfg.batch_size).to(self.device)
-        enc, g_h, g_l = self.encoder, self.model.g_h, self.model.g_l
+        waited = time.monotonic()
+        real_l, real_h = self.loader.get(self.step)
+        real_l = real_l.to(self.device, non_blocking=True)
+        real_h = real_h.to(self.device, non_blocking=True)
+        self.data_seconds += time.monotonic() - waited
+        # D's forward passes of the G update go to the networks themselves: D is not updated there.
+        enc, g_h, g_l = self.encoder, self._g_h, self._g_l
+        mean = self.distributed.global_mean if self.distributed else torch.mean
         self.model.g_h.train()
         self.model.g_l.train()
         autocast = torch.autocast("cuda", dtype=torch.float16, enabled=self.use_amp)
@@ -222,8 +273,8 @@ class Trainer:
             self.d_l.requires_grad_(False)
             with torch.no_grad():
                 d_real_h, d_real_l = self.d_h(real_h), self.d_l(real_l)
-            adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h))
-            adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l))
+            adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h), mean)
+            adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l), mean)
             loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
@@ -245,8 +296,8 @@ class Trainer:
         shown_h = self.history_h.query(fake_h, self.rng)
         shown_l = self.history_l.query(fake_l, self.rng)
         with autocast:
-            loss_d_h = rahinge_d_loss(self.d_h(real_h), self.d_h(shown_h))
-            loss_d_l = rahinge_d_loss(self.d_l(real_l), self.d_l(shown_l))
+            loss_d_h = rahinge_d_loss(self._d_h(real_h), self._d_h(shown_h), mean)
+            loss_d_l = rahinge_d_loss(self._d_l(real_l), self._d_l(shown_l), mean)
             loss_d = loss_d_h + loss_d_l
         self._check_finite("discriminator", loss_d)
         self.opt_d.zero_grad(set_to_none=True)
@@ -259,6 +310,8 @@ class Trainer:
             f = self._lr_factor()
             color = sum(self.color.step(f) for _ in range(cfg.color_steps)) / cfg.color_steps
             head_grad = self.color.grad_norm
+            if self.distributed is not None:  # identical already; this keeps GPU rounding from drifting
+                self.distributed.broadcast_parameters(self.color.head)
 
         self.step += 1
         losses = {
@@ -272,6 +325,8 @@ class Trainer:
             "loss_d_h": float(loss_d_h.detach()),
             "loss_d_l": float(loss_d_l.detach()),
         }
+        if self.distributed is not None:  # the global batch's losses, as one process would report
+            losses = dict(zip(losses, self.distributed.mean(list(losses.values())), strict=True))
         self.history.append({"step": self.step, **losses, "lr_g": lr_g, "lr_d": lr_d})
         return losses
 
@@ -284,12 +339,15 @@ class Trainer:
                 f"training size{where}")
 
     def _check_finite(self, which: str, loss: torch.Tensor) -> None:
-        if not math.isfinite(float(loss.detach())):
+        value = float(loss.detach())
+        if self.distributed is not None:  # every process stops together
+            value = self.distributed.mean([value])[0]
+        if not math.isfinite(value):
             kept = self.state_path if self.state_path and self.state_path.exists() else None
             where = f"; the last good checkpoint is kept at {kept}" if kept else ""
             raise TrainingDiverged(
                 f"training diverged at step {self.step + 1}: the {which} loss became "
-                f"{float(loss.detach())} (try a lower learning rate){where}"
+                f"{value} (try a lower learning rate){where}"
             )
 
     # -------------------------------------------------------------- the loop
@@ -304,7 +362,8 @@ class Trainer:
         cfg = self.config
         next_check = self._fraction()
         while not self.finished():
-            if should_stop is not None and should_stop():
+            if self._stop_requested(should_stop):
+                self.loader.close()
                 saved = self.save()
                 where = f"; progress saved to {saved}" if saved else ""
                 raise Cancelled(f"training cancelled at step {self.step}/{self.total_steps}{where}")
@@ -318,11 +377,14 @@ class Trainer:
             if self.color is not None and self._fraction() >= next_check:
                 self.validate()
                 next_check = (math.floor(self._fraction() * VALIDATIONS) + 1) / VALIDATIONS
-            if on_preview is not None and cfg.preview_every and self.step % cfg.preview_every == 0:
+            if (on_preview is not None and cfg.preview_every and self.step % cfg.preview_every == 0
+                    and self.is_main):
                 on_preview(self.step, self.preview())
             if cfg.save_every and self.step % cfg.save_every == 0 and not self.finished():
                 self.save()
             self.elapsed_s += time.monotonic() - started
+            if self.distributed is not None:  # one clock for the budget: all stop at the same step
+                self.elapsed_s = self.distributed.max(self.elapsed_s)
             if self.budget_s:
                 self.total_steps = max(self.step, round(self.step * self.budget_s / self.elapsed_s))
                 if self.finished():
@@ -330,10 +392,15 @@ class Trainer:
             if on_progress is not None:
                 lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
                 on_progress(Progress(self.step, self.total_steps, losses, *lr))
+        self.loader.close()
         if self.color is not None and (not self.history or "val_color" not in self.history[-1]):
             self.validate()
         self.save()
         return TrainResult(self.step, self.history, self.model_path, self.state_path)
+
+    def _stop_requested(self, should_stop: Callable[[], bool] | None) -> bool:
+        stop = bool(should_stop()) if should_stop is not None else False
+        return self.distributed.any(stop) if self.distributed is not None else stop
 
     def finished(self) -> bool:
         if self.budget_s:
@@ -406,11 +473,17 @@ class Trainer:
         return model.to(self.device).eval()
 
     def save(self) -> Path | None:
-        """Write the model and the training state where configured; returns the state path."""
-        if self.model_path is not None:
-            save_model(self.export_model(), self.model_path, overwrite=True)
-        if self.state_path is not None:
-            self.save_state(self.state_path)
+        """Write the model and the training state where configured; returns the state path.
+
+        Under torchrun rank 0 writes and the others wait until it has.
+        """
+        if self.is_main:
+            if self.model_path is not None:
+                save_model(self.export_model(), self.model_path, overwrite=True)
+            if self.state_path is not None:
+                self.save_state(self.state_path)
+        if self.distributed is not None:
+            self.distributed.barrier()
         return self.state_path or self.model_path
 
     def save_state(self, path: str | Path) -> Path:
@@ -482,6 +555,8 @@ class Trainer:
         rng_state = _json(meta, "rng_python", path)
         self.rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
         self.step = int(_json(meta, "step", path))
+        if self.distributed is not None and not self.distributed.is_main:  # the state holds rank 0's
+            self.rng.seed(f"{self.config.seed}:rank:{self.distributed.rank}:step:{self.step}")
         self.elapsed_s = float(meta_json_or(meta, "elapsed_s", 0.0))
         if self.color is not None:
             self.color.load_state_tensors(tensors)
@@ -492,7 +567,8 @@ class Trainer:
         if self.budget_s:
             self.total_steps = max(self.step, round(self.step * self.budget_s / max(self.elapsed_s, 1e-9)))
         self.history = list(_json(meta, "history", path))
-        log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
+        if self.is_main:
+            log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
 
     @classmethod
     def resume(
@@ -502,8 +578,10 @@ class Trainer:
         encoder: VGGEncoder | None = None,
         model_path: str | Path | None = None,
         state_path: str | Path | None = None,
+        distributed: Distributed | None = None,
     ) -> Trainer:
-        """A trainer rebuilt from a training state (settings from the file, ``overrides`` on top)."""
+        """A trainer rebuilt from a training state (settings from the file, ``overrides`` on top);
+        a state written by any number of processes resumes on any other number."""
         path = Path(path)
         _, meta = read_safetensors(path)
         _check_format(path, meta, (STATE_FORMAT,))
@@ -512,7 +590,7 @@ class Trainer:
         config = TrainConfig.from_dict(data)
         if encoder is None:
             encoder = encoder_for(_json(meta, "encoder", path), config.models_dir)
-        trainer = cls(config, encoder, model_path, state_path or path)
+        trainer = cls(config, encoder, model_path, state_path or path, distributed)
         trainer.load_state(path)
         return trainer
 
