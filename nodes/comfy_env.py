@@ -31,6 +31,7 @@ class _Standalone:
     forced = False
     interrupted = False
     progress: list[tuple[int, int, Any]] = []  # noqa: RUF012 - shared on purpose (tests read it)
+    texts: list[tuple[str | None, str]] = []  # noqa: RUF012 - shared on purpose (tests read it)
 
 
 def _module(name: str) -> ModuleType | None:
@@ -49,6 +50,7 @@ def use_standalone(base: str | os.PathLike) -> None:
     _Standalone.forced = True
     _Standalone.interrupted = False
     _Standalone.progress = []
+    _Standalone.texts = []
 
 
 def in_comfyui() -> bool:
@@ -174,6 +176,21 @@ def progress_bar(total: int) -> Any:
     """comfy.utils.ProgressBar(total), or a recording stand-in."""
     utils = _module("comfy.utils")
     return utils.ProgressBar(total) if utils is not None else _RecordingProgressBar(total)
+
+
+def show_text(node_id: str | None, text: str) -> None:
+    """Text shown on the node in ComfyUI's UI (the server's progress-text message); recorded
+    by the stand-in (``recorded_texts``)."""
+    server = _module("server")
+    if server is not None and node_id is not None:
+        server.PromptServer.instance.send_progress_text(text, node_id)
+    else:
+        _Standalone.texts.append((node_id, text))
+
+
+def recorded_texts() -> list[tuple[str | None, str]]:
+    """(node id, text) shown by ``show_text`` since ``use_standalone`` (tests)."""
+    return _Standalone.texts
 
 
 def recorded_progress() -> list[tuple[int, int, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ log = logging.getLogger("qagan")
 RESUME_AUTO = "auto (continue this model's saved state if any)"
 RESUME_NONE = "start over"
 PREVIEW_MAX_SIDE = 512
+STATUS_EVERY_S = 1.0  # how often the node's status text is refreshed
 
 
 TOOLTIPS = {
@@ -76,18 +78,32 @@ def resume_choices() -> list[str]:
     return [RESUME_AUTO, RESUME_NONE, *states]
 
 
+def _duration(seconds: float) -> str:
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 class _Reporter:
-    """Progress bar, previews and Cancel for one training run.
+    """Progress bar, previews, a status text on the node, and Cancel for one training run.
 
     ComfyUI's progress hook raises when Cancel was pressed; the reporter checks
     for Cancel first and turns it into ``should_stop``, so the trainer saves its
-    state before stopping.
+    state before stopping. The status text gives the measured time per step and the
+    time left from the first step on, and says what was saved when training ends.
     """
 
-    def __init__(self, start: int, total: int) -> None:
+    def __init__(self, start: int, total: int, node_id: str | None) -> None:
         self.total = max(1, total)  # a time budget starts with no estimate (0)
         self.pbar = comfy_env.progress_bar(self.total)
+        self.node_id = node_id
         self.stop = False
+        self.start_step, self.step = start, start
+        self.started = time.monotonic()
+        self.shown = -STATUS_EVERY_S
         self._update(start, None)
 
     def _update(self, step: int, preview: Any) -> None:
@@ -102,7 +118,12 @@ class _Reporter:
 
     def on_progress(self, p: Progress) -> None:
         self.total = max(1, p.total)  # a time budget's estimate changes
+        self.step = p.step
         self._update(p.step, None)
+        now = time.monotonic()
+        if now - self.shown >= STATUS_EVERY_S or p.step >= self.total:
+            self.shown = now
+            self.show(self.running_text(now))
 
     def on_preview(self, step: int, image: torch.Tensor) -> None:
         self._update(step, ("JPEG", tensors.to_pil(image), PREVIEW_MAX_SIDE))
@@ -110,6 +131,21 @@ class _Reporter:
     def should_stop(self) -> bool:
         self.stop = self.stop or comfy_env.interrupted()
         return self.stop
+
+    def running_text(self, now: float) -> str:
+        done = self.step - self.start_step
+        if done <= 0:
+            return f"step {self.step}/{self.total}: starting"
+        per_step = (now - self.started) / done
+        left = per_step * max(0, self.total - self.step)
+        return (f"step {self.step}/{self.total} · {per_step:.2f} s/step · "
+                f"about {_duration(left)} left")
+
+    def show(self, text: str) -> None:
+        comfy_env.show_text(self.node_id, text)
+
+    def elapsed(self) -> str:
+        return _duration(time.monotonic() - self.started)
 
 
 def _keep_previous(model_path: Path, state_path: Path) -> None:
@@ -191,6 +227,7 @@ class QAGANTrain:
                 "minutes": ("FLOAT", _tip("minutes", default=0.0, min=0.0, max=100_000.0, step=1.0)),
                 "preset": (list(PRESETS), _tip("preset", default="default")),
             },
+            "hidden": {"unique_id": "UNIQUE_ID"},
         }
 
     @classmethod
@@ -203,6 +240,7 @@ class QAGANTrain:
         lambda_cc: float = 2.0, crop_size: int = 256, train_size: int = 128, seed: int = 0,
         save_every: int = 200, preview_every: int = 50, encoder: str = ENCODER_PRETRAINED,
         resume: str = RESUME_AUTO, minutes: float = 0.0, preset: str = "default",
+        unique_id: str | None = None,
     ) -> tuple[QAGAN, torch.Tensor, dict[str, list[float]]]:
         model_path = comfy_env.model_dir() / common.model_file_name(model_name)
         state_path = state_path_for(model_path)
@@ -245,13 +283,19 @@ class QAGANTrain:
             if resume == RESUME_NONE:  # only now: a start that fails leaves the model in place
                 _keep_previous(model_path, state_path)
             log.info("%s", trainer.describe())
-            reporter = _Reporter(trainer.step, trainer.total_steps)
+            reporter = _Reporter(trainer.step, trainer.total_steps, unique_id)
             try:
                 result = trainer.run(reporter.on_progress, reporter.on_preview, reporter.should_stop)
             except Cancelled:
                 if reporter.stop:
+                    reporter.show(f"cancelled at step {trainer.step} after {reporter.elapsed()}; "
+                                  f"saved {model_path.name} and its training state: queue again "
+                                  "with resume 'auto' to continue")
+                    log.info("training cancelled at step %d; saved %s", trainer.step, model_path)
                     raise comfy_env.interrupt_error() from None
                 raise
+            reporter.show(f"done: step {trainer.step} in {reporter.elapsed()}; saved "
+                          f"models/qagan/{model_path.name}")
             model = trainer.export_model()
         curve = tensors.to_comfy(loss_curve_image(result.history))
         loss_map = {"loss": _plottable([float(h["loss_g"]) for h in result.history])}

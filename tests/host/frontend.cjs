@@ -4,7 +4,7 @@
 // PLAN: {url, chromium, outDir, workflows: [{name, path}], queue: {name, widgets: {type: {name: value}}}}
 // For each UI workflow: open the page, load the workflow as a user's file would load, record the
 // dialogs shown, nodes the frontend does not know, console errors and failed requests, and save a
-// screenshot. The workflow named in `queue` gets its widgets set, is queued with the Run button and
+// screenshot, and the texts nodes show. The workflow named in `queue` gets its widgets set, is queued with the Run button and
 // is waited for. Last, the template browser is opened on the pack's templates.
 const { chromium } = require('playwright-core');
 const fs = require('fs');
@@ -22,6 +22,14 @@ async function openPage(browser, problems) {
   page.on('response', (r) => {
     if (r.status() >= 400) problems.failed.push({ status: r.status(), url: r.url() });
   });
+  // Text a node shows while it runs: binary websocket event 3 = [type][id length][id][text].
+  page.on('websocket', (ws) => ws.on('framereceived', ({ payload }) => {
+    if (typeof payload === 'string') return;
+    const b = Buffer.from(payload);
+    if (b.length < 8 || b.readUInt32BE(0) !== 3) return;
+    const n = b.readUInt32BE(4);
+    problems.texts.push({ node: b.subarray(8, 8 + n).toString(), text: b.subarray(8 + n).toString() });
+  }));
   await page.goto(plan.url);
   await page.waitForFunction(
     () => window.app && window.app.graph && window.LiteGraph &&
@@ -68,7 +76,7 @@ async function queueFromUi(page, widgets) {
   const report = { workflows: [], templates: null };
   try {
     for (const { name, path: file } of plan.workflows) {
-      const problems = { console: [], failed: [] };
+      const problems = { console: [], failed: [], texts: [] };
       const page = await openPage(browser, problems);
       const result = { name, dialogsBefore: await visibleDialogs(page) };
       const workflow = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -93,7 +101,7 @@ async function queueFromUi(page, widgets) {
       report.workflows.push(result);
       await page.close();
     }
-    const problems = { console: [], failed: [] };
+    const problems = { console: [], failed: [], texts: [] };
     const page = await openPage(browser, problems);
     await page.evaluate(() => window.app.extensionManager.command.execute('Comfy.BrowseTemplates'));
     await page.getByText(plan.templatesCategory, { exact: true }).first().click({ timeout: 30000 });

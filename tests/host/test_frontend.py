@@ -80,6 +80,9 @@ def test_a_workflow_queued_from_the_ui_completes(frontend: dict, comfyui: Server
     entry = comfyui.get(f"/history/{queued['reply']['prompt_id']}")[queued["reply"]["prompt_id"]]
     assert entry["prompt"][2]["1"]["inputs"]["steps"] == TINY_TRAIN["steps"]  # the widgets set in the UI
     assert entry["outputs"]["4"]["images"]
+    train_texts = [t["text"] for t in page["texts"] if t["node"] == "1"]  # shown on QAGAN Train
+    assert any(t.startswith("step 2/2 · ") and t.endswith(" left") for t in train_texts), train_texts
+    assert train_texts[-1].startswith("done: step 2 in "), train_texts
 
 
 def test_pack_templates_show_in_the_template_browser(frontend: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
@@ -220,7 +221,11 @@ def test_train_cancel_saves_state_and_requeue_resumes(pack, comfy_env, comfy_dir
 
     monkeypatch.setattr(comfy_env, "interrupted", cancelled)
     with torch.inference_mode(), pytest.raises(core().Cancelled):
-        train.train("qagan_low", "qagan_high", "resumable", steps=2, **settings)
+        train.train("qagan_low", "qagan_high", "resumable", steps=2, unique_id="7", **settings)
+    node_id, text = comfy_env.recorded_texts()[-1]
+    assert node_id == "7" and re.fullmatch(
+        r"cancelled at step 1 after [\d a-z]+; saved resumable.safetensors and its training state: "
+        r"queue again with resume 'auto' to continue", text), text
     state = comfy_dirs.models / "resumable.state.safetensors"
     assert state.is_file() and (comfy_dirs.models / "resumable.safetensors").is_file()
     assert core().read_model_info(state)["training"]["steps"] == 1
@@ -229,7 +234,11 @@ def test_train_cancel_saves_state_and_requeue_resumes(pack, comfy_env, comfy_dir
 
     monkeypatch.undo()
     with torch.inference_mode():
-        model, curve, loss = train.train("qagan_low", "qagan_high", "resumable", steps=2, **settings)
+        model, curve, loss = train.train("qagan_low", "qagan_high", "resumable", steps=2, unique_id="7",
+                                         **settings)
+    texts = [text for node_id, text in comfy_env.recorded_texts() if node_id == "7"]
+    assert re.fullmatch(r"step 2/2 · \d+\.\d\d s/step · about 0 s left", texts[-2]), texts
+    assert re.fullmatch(r"done: step 2 in [\d a-z]+; saved models/qagan/resumable.safetensors", texts[-1])
     assert model.info["training"]["steps"] == 2
     assert len(loss["loss"]) == 2 and all(isinstance(v, float) for v in loss["loss"])
     assert curve.shape == (1, 360, 640, 3)
