@@ -21,6 +21,7 @@ import copy
 import itertools
 import os
 import random
+import time
 
 import torch
 from torch.utils.data import DataLoader, Dataset, get_worker_info
@@ -106,8 +107,10 @@ class StepLoader:
         self.pin_memory = pin_memory
         self._iterator = None
         self._next = -1
+        self.wait_seconds = 0.0  # time spent in get(): waiting for batches (a diagnostic)
 
     def get(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
+        started = time.perf_counter()
         if self._iterator is None or step != self._next:  # first call, or a resume moved the step
             loader = DataLoader(
                 self.batches, batch_size=None, sampler=itertools.count(step),
@@ -122,6 +125,7 @@ class StepLoader:
             self._next = step
         low, high = next(self._iterator)
         self._next += 1
+        self.wait_seconds += time.perf_counter() - started
         return low, high
 
     def close(self) -> None:

@@ -177,7 +177,6 @@ class Trainer:
         # After the thumbnails: they may drop unreadable files, the batches index the rest.
         batches = StepBatches(self.low, self.high, config.batch_size, config.seed, rank, world)
         self.loader = StepLoader(batches, config.workers, pin_memory=self.device.type == "cuda")
-        self.data_seconds = 0.0  # time train_step waited for its batches (a diagnostic)
         # What the steps call: the networks, or their DDP wrappers under torchrun.
         self._g_h: torch.nn.Module = self.model.g_h
         self._g_l: torch.nn.Module = self.model.g_l
@@ -240,11 +239,9 @@ class Trainer:
         """One generator update and one discriminator update; returns the losses."""
         cfg = self.config
         lr_g, lr_d = self._set_lr()
-        waited = time.monotonic()
         real_l, real_h = self.loader.get(self.step)
         real_l = real_l.to(self.device, non_blocking=True)
         real_h = real_h.to(self.device, non_blocking=True)
-        self.data_seconds += time.monotonic() - waited
         # D's forward passes of the G update go to the networks themselves: D is not updated there.
         enc, g_h, g_l = self.encoder, self._g_h, self._g_l
         mean = self.distributed.global_mean if self.distributed else torch.mean
