@@ -50,9 +50,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from qagan_core.encoder import resolve_encoder
 from qagan_core.inference import enhance
-from qagan_core.inference.fast import working_shape
 from qagan_core.model import ModelConfig, apply_curve
 from qagan_core.model.qagan import QAGAN
+from qagan_core.pixels import long_side_shape
 
 ALL_CASES = (
     "throughput512", "bf16", "fidelity", "fast12", "fast12_ws768", "exact12",
@@ -195,7 +195,7 @@ def run_case(name: str, args: argparse.Namespace) -> dict:
             # References: the working-size output upsampled bilinearly; the global transform alone.
             with torch.inference_mode():
                 transform = model.global_transform(x[None])
-                lo = F.interpolate(x[None], size=working_shape(*x.shape[-2:], ws), mode="bilinear",
+                lo = F.interpolate(x[None], size=long_side_shape(*x.shape[-2:], ws), mode="bilinear",
                                    antialias=True, align_corners=False)
                 up = F.interpolate(model.enhance_tensor(lo, transform), size=x.shape[-2:], mode="bilinear",
                                    align_corners=False)[0]

@@ -16,7 +16,6 @@ MODEL_TYPE = "QAGAN_MODEL"
 
 ENCODER_PRETRAINED = "pretrained VGG-19 (torchvision standard weights)"
 ENCODER_RANDOM = "random (for testing only - poor results)"
-MODES = ("auto", "exact", "fast")
 MAX_FOLDER_DEPTH = 3
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]*$")
 

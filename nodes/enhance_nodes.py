@@ -8,8 +8,9 @@ from typing import Any, TypeVar
 import torch
 
 from ..qagan_core import QAGAN, Cancelled, QAGANError, degrade, enhance, enhance_folder
+from ..qagan_core.inference import MODES
 from . import comfy_env, common, tensors
-from .common import CATEGORY, MODEL_TYPE, MODES, enhance_options
+from .common import CATEGORY, MODEL_TYPE, enhance_options
 
 T = TypeVar("T")
 

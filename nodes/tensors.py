@@ -14,9 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
 import torch
-from PIL import Image
 
 from ..qagan_core import QAGANError
 
@@ -86,9 +84,3 @@ def _map_one(image: torch.Tensor, fn: Callable[[list[Split]], list[torch.Tensor]
 def to_comfy(rgb: torch.Tensor) -> torch.Tensor:
     """One RGB ``[3,H,W]`` → IMAGE ``[1,H,W,3]``."""
     return _hwc(rgb, None)[None]
-
-
-def to_pil(rgb: torch.Tensor) -> Image.Image:
-    """RGB ``[3,H,W]`` in 0..1 → 8-bit PIL image (for progress-bar previews)."""
-    arr = (rgb.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0)
-    return Image.fromarray(np.ascontiguousarray(arr.cpu().numpy()), "RGB")

@@ -23,6 +23,7 @@ from ..qagan_core import (
     read_model_info,
     state_path_for,
 )
+from ..qagan_core.images import tensor_to_pil
 from ..qagan_core.training import budget_sizes, preset_settings
 from . import comfy_env, common, tensors
 from .common import CATEGORY, ENCODER_PRETRAINED, MODEL_TYPE
@@ -126,7 +127,7 @@ class _Reporter:
             self.show(self.running_text(now))
 
     def on_preview(self, step: int, image: torch.Tensor) -> None:
-        self._update(step, ("JPEG", tensors.to_pil(image), PREVIEW_MAX_SIDE))
+        self._update(step, ("JPEG", tensor_to_pil(image), PREVIEW_MAX_SIDE))
 
     def should_stop(self) -> bool:
         self.stop = self.stop or comfy_env.interrupted()

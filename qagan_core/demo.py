@@ -23,6 +23,7 @@ from .images import list_images, load_image, save_image
 from .inference import enhance
 from .metrics import psnr
 from .model import ModelConfig
+from .pixels import resize
 from .training import TrainConfig, Trainer
 
 SAMPLES = Path(__file__).parent / "samples"
@@ -43,8 +44,7 @@ def _sheet(rows: list[list[torch.Tensor]], height: int = 160) -> torch.Tensor:
         scaled = []
         for img in row:
             w = max(1, round(img.shape[2] * height / img.shape[1]))
-            scaled.append(F.interpolate(img[None], size=(height, w), mode="bilinear",
-                                        antialias=True, align_corners=False)[0])
+            scaled.append(resize(img, (height, w)))
             scaled.append(torch.ones(3, height, 4))
         lines.append(torch.cat(scaled[:-1], dim=2))
     width = max(line.shape[2] for line in lines)

@@ -6,6 +6,7 @@ Conventions (documented for users in the README):
   photographers' PNG exports with alpha look as they do in a viewer.
 - Grayscale is replicated to three channels; CMYK is converted to RGB.
 - 16-bit images keep their precision (scaled by 1/65535).
+- 8-bit images can be read compactly, as uint8 (``load_image_compact``).
 - Images above ``MAX_PIXELS`` are refused before decoding (decompression bombs).
 """
 
@@ -13,15 +14,16 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .errors import DataError
 from .files import atomic_write_bytes
+from .pixels import row_strips, to_float, to_uint8
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 # 178 MP: larger than any camera photo, refuses bombs. Just under where PIL's own check
@@ -56,33 +58,65 @@ def _check_size(img: Image.Image, path: Path | str, max_pixels: int) -> None:
         raise DataError(f"image has no pixels: {path}")
 
 
-def _to_array(img: Image.Image) -> np.ndarray:
-    """Convert any PIL mode to float32 RGB ``[H, W, 3]`` in 0..1."""
+HIGH_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def _rgb(img: Image.Image) -> Image.Image:
+    """An 8-bit image (or a strip of one) as RGB; transparency composited on white."""
     mode = img.mode
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
-        arr = np.asarray(img, dtype=np.float64)
-        scale = 65535.0 if arr.max(initial=0) > 255 or mode.startswith("I;16") else 255.0
-        arr = np.clip(arr / scale, 0.0, 1.0)
-        return np.repeat(arr[..., None], 3, axis=2).astype(np.float32)
-    if mode == "F":
-        arr = np.asarray(img, dtype=np.float32)
-        if arr.max(initial=0) > 1.0:
-            arr = arr / 255.0
-        return np.repeat(np.clip(arr, 0, 1)[..., None], 3, axis=2)
     if mode == "P":
         img = img.convert("RGBA") if "transparency" in img.info else img.convert("RGB")
     elif mode in ("1", "L", "CMYK", "YCbCr", "LAB", "HSV"):
         img = img.convert("RGB")
-    elif mode in ("LA", "La", "PA"):
-        img = img.convert("RGBA")
-    elif mode == "RGBa":
+    elif mode in ("LA", "La", "PA", "RGBa"):
         img = img.convert("RGBA")
     if img.mode == "RGBA":
         white = Image.new("RGBA", img.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, img).convert("RGB")
     if img.mode != "RGB":
         img = img.convert("RGB")
-    return np.asarray(img, dtype=np.float32) / 255.0
+    return img
+
+
+def _strips(img: Image.Image) -> Iterator[tuple[int, int, Image.Image]]:
+    """``(r0, r1, strip)`` for the strips of rows of ``img``, each cropped when it is reached."""
+    w, h = img.size
+    for r0, r1 in row_strips(h, w):
+        yield r0, r1, img.crop((0, r0, w, r1))
+
+
+def _high_bit(img: Image.Image) -> torch.Tensor:
+    """A 16-bit, 32-bit or float grayscale image as float32 ``[3,H,W]`` in 0..1: a 3-channel
+    view of one channel, built strip by strip."""
+    w, h = img.size
+    out = torch.empty(1, h, w, dtype=torch.float32)
+    if img.mode == "F":
+        peak = np.max([np.asarray(s, dtype=np.float32).max(initial=0) for _, _, s in _strips(img)])
+        for r0, r1, strip in _strips(img):
+            arr = np.asarray(strip, dtype=np.float32)
+            arr = np.clip(arr / 255.0 if peak > 1.0 else arr, 0, 1)
+            out[0, r0:r1] = torch.from_numpy(arr)
+        return out.expand(3, -1, -1)
+    scale = 65535.0
+    if not img.mode.startswith("I;16"):
+        peak = max(np.asarray(s, dtype=np.float64).max(initial=0) for _, _, s in _strips(img))
+        scale = 65535.0 if peak > 255 else 255.0
+    for r0, r1, strip in _strips(img):
+        arr = np.clip(np.asarray(strip, dtype=np.float64) / scale, 0.0, 1.0)
+        out[0, r0:r1] = torch.from_numpy(arr.astype(np.float32))
+    return out.expand(3, -1, -1)
+
+
+def pil_to_compact(img: Image.Image) -> torch.Tensor:
+    """Any PIL image as its compact RGB tensor ``[3,H,W]``: uint8 for 8-bit images, float32 in
+    0..1 for 16-bit and float ones; ``pixels.to_float`` gives 0..1. Converted strip by strip."""
+    if img.mode in HIGH_BIT_MODES:
+        return _high_bit(img)
+    w, h = img.size
+    out = torch.empty(3, h, w, dtype=torch.uint8)
+    for r0, r1, strip in _strips(img):
+        out[:, r0:r1] = torch.from_numpy(np.array(_rgb(strip), dtype=np.uint8)).permute(2, 0, 1)
+    return out
 
 
 def open_image(
@@ -115,40 +149,37 @@ def open_image(
     return img
 
 
+def load_image_compact(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
+    """Read an image file as its compact tensor (``pil_to_compact``): uint8 ``[3, H, W]`` for
+    8-bit photos, so a very large photo is never held as float."""
+    return pil_to_compact(open_image(path, max_pixels=max_pixels))
+
+
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
     """Read an image file as a float tensor ``[3, H, W]`` in 0..1."""
-    return pil_to_tensor(open_image(path, max_pixels=max_pixels))
-
-
-def fit_long_side(x: torch.Tensor, max_side: int, min_side: int = 1) -> torch.Tensor:
-    """``x`` (``[3,H,W]`` or ``[B,3,H,W]``) downscaled, antialiased, so its long side is at
-    most ``max_side`` (each side at least ``min_side``); ``x`` itself when it already fits."""
-    h, w = x.shape[-2:]
-    scale = max_side / max(h, w)
-    if scale >= 1:
-        return x
-    size = (max(min_side, round(h * scale)), max(min_side, round(w * scale)))
-    batch = x if x.dim() == 4 else x[None]
-    y = F.interpolate(batch.float(), size=size, mode="bilinear", antialias=True,
-                      align_corners=False).clamp(0, 1)
-    return y if x.dim() == 4 else y[0]
+    return to_float(load_image_compact(path, max_pixels)).contiguous()
 
 
 def pil_to_tensor(img: Image.Image) -> torch.Tensor:
-    arr = _to_array(img)
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).contiguous()
+    """Any PIL image as a float tensor ``[3, H, W]`` in 0..1."""
+    return to_float(pil_to_compact(img)).contiguous()
 
 
 def tensor_to_pil(image: torch.Tensor) -> Image.Image:
-    """``[3, H, W]`` float in 0..1 → 8-bit RGB PIL image (rounded, clamped)."""
+    """``[3, H, W]`` float in 0..1 (rounded, clamped) or uint8 → 8-bit RGB PIL image."""
     if image.dim() != 3 or image.shape[0] != 3:
         raise ValueError(f"expected a [3, H, W] tensor, got {tuple(image.shape)}")
-    arr = (image.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-    return Image.fromarray(arr.permute(1, 2, 0).cpu().numpy(), "RGB")
+    h, w = image.shape[1:]
+    pil = Image.new("RGB", (w, h))
+    for r0, r1 in row_strips(h, w):
+        rows = image[:, r0:r1].detach().cpu()
+        rows = rows if rows.dtype == torch.uint8 else to_uint8(rows)
+        pil.paste(Image.fromarray(np.ascontiguousarray(rows.permute(1, 2, 0).numpy()), "RGB"), (0, r0))
+    return pil
 
 
 def save_image(image: torch.Tensor, path: str | os.PathLike, quality: int = 95) -> Path:
-    """Save ``[3, H, W]`` in 0..1 atomically; the format follows the extension."""
+    """Save ``[3, H, W]`` (float in 0..1, or uint8) atomically; the format follows the extension."""
     import io
 
     path = Path(path)
@@ -169,5 +200,5 @@ def save_image(image: torch.Tensor, path: str | os.PathLike, quality: int = 95) 
     if fmt == "JPEG":
         kwargs["subsampling"] = 0
     pil.save(buf, format=fmt, **kwargs)
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, buf.getbuffer())  # no copy of the encoded file
     return path

@@ -15,11 +15,10 @@ from qagan_core.inference import fast as fast_module
 from qagan_core.inference.enhance import (
     DEFAULT_OVERLAP,
     autocast_dtype,
-    enhance_one,
     resolve_mode,
     run_network,
 )
-from qagan_core.inference.fast import apply_local_affine, fit_local_affine, working_shape
+from qagan_core.inference.fast import apply_local_affine, fit_local_affine
 from qagan_core.inference.memory import (
     MAX_TILE,
     MIN_TILE,
@@ -33,6 +32,7 @@ from qagan_core.inference.tiling import tile_starts, tiled_apply
 from qagan_core.model import ModelConfig
 from qagan_core.model.generators import apply_curve
 from qagan_core.model.qagan import QAGAN
+from qagan_core.pixels import long_side_shape
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +101,8 @@ def test_resolve_mode() -> None:
     assert resolve_mode("fast", 10, 10) == "fast"
     with pytest.raises(QAGANError):
         resolve_mode("quick", 10, 10)
-    assert working_shape(3000, 4000, 1024) == (768, 1024)
-    assert working_shape(100, 50, 1024) == (100, 50)
+    assert long_side_shape(3000, 4000, 1024) == (768, 1024)
+    assert long_side_shape(100, 50, 1024) == (100, 50)
 
 
 def test_local_affine_reproduces_affine_colour_change() -> None:
@@ -164,7 +164,6 @@ def test_auto_mode_and_batches(model: QAGAN) -> None:
     # Old positional call style still works.
     old = enhance(xs[0], model, 1.0, None, 64)
     assert old.shape == xs[0].shape
-    assert enhance_one(xs[0], model, tile_threshold=10**6).shape == xs[0].shape
 
 
 def test_bfloat16_close_to_float32(model: QAGAN) -> None:

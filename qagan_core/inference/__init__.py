@@ -1,6 +1,6 @@
 """Inference: enhancement (exact, tiled or fast full-resolution), degradation, tiling, folders."""
 
-from .enhance import MODES, degrade, enhance, enhance_one, resolve_mode
+from .enhance import MODES, degrade, enhance, resolve_mode
 from .folder import FolderReport, enhance_folder
 from .tiling import tiled_apply
 
@@ -10,7 +10,6 @@ __all__ = [
     "degrade",
     "enhance",
     "enhance_folder",
-    "enhance_one",
     "resolve_mode",
     "tiled_apply",
 ]

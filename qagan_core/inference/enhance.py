@@ -19,15 +19,14 @@ import logging
 from collections.abc import Callable, Sequence
 
 import torch
-import torch.nn.functional as F
 
 from ..devices import is_out_of_memory, pick_device
 from ..errors import Cancelled, QAGANError
-from ..images import fit_long_side
 from ..model.qagan import QAGAN, Transform
-from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer, working_shape
+from ..pixels import fit_long_side, long_side_shape, resize, row_strips, to_float, to_uint8
+from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer
 from .memory import BYTES_PER_PIXEL, memory_budget, run_with_oom_retry, tile_for_memory
-from .tiling import ALIGN, tiled_apply
+from .tiling import ALIGN, RowSink, collect_rows, tiled_rows
 
 log = logging.getLogger("qagan")
 
@@ -57,16 +56,20 @@ def _as_list(images: Images) -> tuple[list[torch.Tensor], bool]:
 
 
 def _checked(x: torch.Tensor) -> torch.Tensor:
-    """``x`` if it is a usable RGB image; non-finite pixels (a float TIFF's NaN or inf)
-    are replaced, with a warning: NaN and -inf by 0, +inf by 1."""
+    """``x`` if it is a usable RGB image (float, or uint8 for 0..255); non-finite pixels (a float
+    TIFF's NaN or inf) are replaced, with a warning: NaN and -inf by 0, +inf by 1."""
     if x.dim() != 3 or x.shape[0] != 3:
         raise QAGANError(f"expected an RGB image [3,H,W], got shape {tuple(x.shape)}")
     if x.shape[1] < 1 or x.shape[2] < 1:
         raise QAGANError("cannot process an empty image")
-    bad = ~torch.isfinite(x)
-    if bool(bad.any()):
+    if x.dtype == torch.uint8:
+        return x
+    if not x.is_floating_point():
+        raise QAGANError(f"expected a float or uint8 image, got {x.dtype}")
+    bad = sum(int((~torch.isfinite(x[:, r0:r1])).sum()) for r0, r1 in row_strips(*x.shape[1:]))
+    if bad:
         log.warning("image has %d non-finite pixel values (NaN or inf): replaced by 0 (NaN, -inf) "
-                    "and 1 (+inf)", int(bad.sum()))
+                    "and 1 (+inf)", bad)
         x = torch.nan_to_num(x, nan=0.0, posinf=1.0, neginf=0.0)
     return x
 
@@ -105,6 +108,48 @@ def prepare_model(model: QAGAN) -> QAGAN:
     return model
 
 
+def run_network_rows(
+    model: QAGAN,
+    x: torch.Tensor,
+    transform: Transform | None,
+    emit: RowSink,
+    tile: int | None = None,
+    overlap: int = DEFAULT_OVERLAP,
+    dtype: torch.dtype = torch.float32,
+    on_tile: ProgressFn | None = None,
+    reserved: int = 0,
+) -> None:
+    """G_H on ``x`` ``[B,3,H,W]`` (float or uint8, on the model's device) at full resolution; the
+    float32, unclamped result is emitted by bands of rows (``emit(r0, r1, rows)``).
+
+    ``tile``: None = untiled when the pass fits the memory budget (``reserved``:
+    bytes of full-size buffers already held), else the largest square tile that
+    does; 0 = untiled. On out-of-memory the pass is retried with tiles half as
+    large, down to the minimum tile.
+    """
+    b, _, h, w = x.shape
+    untiled = max(h, w) + (-max(h, w)) % ALIGN  # a "tile" holding the whole image
+    if tile is None:
+        budget = memory_budget(x.device, reserved=reserved) // b
+        fits = h * w * BYTES_PER_PIXEL.get(dtype, BYTES_PER_PIXEL[torch.float32]) <= budget
+        tile = untiled if fits else tile_for_memory(budget, dtype)
+    elif tile == 0:
+        tile = untiled
+
+    def net(t: torch.Tensor) -> torch.Tensor:
+        t = to_float(t).contiguous(memory_format=torch.channels_last)
+        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
+            return model.enhance_tensor(t, transform).float()
+
+    def attempt(size: int) -> None:
+        if h <= size and w <= size:
+            emit(0, h, net(x))
+        else:
+            tiled_rows(net, x, size, overlap, emit, on_tile)
+
+    run_with_oom_retry(attempt, tile)
+
+
 def run_network(
     model: QAGAN,
     x: torch.Tensor,
@@ -113,33 +158,15 @@ def run_network(
     overlap: int = DEFAULT_OVERLAP,
     dtype: torch.dtype = torch.float32,
     on_tile: ProgressFn | None = None,
+    reserved: int = 0,
 ) -> torch.Tensor:
-    """G_H on ``x`` ``[B,3,H,W]`` (on the model's device) at full resolution; float32, unclamped.
+    """``run_network_rows`` collected into one float32 tensor ``[B,3,H,W]``."""
+    return collect_rows(lambda emit: run_network_rows(model, x, transform, emit, tile, overlap, dtype,
+                                                      on_tile, reserved), x.shape[-2])
 
-    ``tile``: None = untiled when the pass fits the memory budget, else the
-    largest square tile that does; 0 = untiled. On out-of-memory the pass is
-    retried with tiles half as large, down to the minimum tile.
-    """
-    b, _, h, w = x.shape
-    untiled = max(h, w) + (-max(h, w)) % ALIGN  # a "tile" holding the whole image
-    if tile is None:
-        budget = memory_budget(x.device) // b
-        fits = h * w * BYTES_PER_PIXEL.get(dtype, BYTES_PER_PIXEL[torch.float32]) <= budget
-        tile = untiled if fits else tile_for_memory(budget, dtype)
-    elif tile == 0:
-        tile = untiled
 
-    def net(t: torch.Tensor) -> torch.Tensor:
-        t = t.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
-            return model.enhance_tensor(t, transform).float()
-
-    def attempt(size: int) -> torch.Tensor:
-        if h <= size and w <= size:
-            return net(x)
-        return tiled_apply(net, x, size, overlap, on_tile)
-
-    return run_with_oom_retry(attempt, tile)
+def _storage_bytes(x: torch.Tensor) -> int:
+    return x.untyped_storage().nbytes()
 
 
 def _enhance_batch(
@@ -152,51 +179,34 @@ def _enhance_batch(
     working_size: int,
     dtype: torch.dtype,
     on_tile: ProgressFn | None,
+    out_dtype: torch.dtype,
 ) -> torch.Tensor:
-    """Enhance ``x`` ``[B,3,H,W]`` already on the model's device (float32); clamped result."""
+    """Enhance ``x`` ``[B,3,H,W]`` (float or uint8) already on the model's device; clamped result
+    of ``out_dtype`` (float32, or uint8 rounded as photos are written).
+
+    The result is produced strip by strip of rows into a buffer of its own
+    dtype: besides the input and that buffer, nothing of the image's full size
+    is allocated (fast mode and tiled exact mode).
+    """
     h, w = x.shape[-2:]
+    out = torch.empty(x.shape, dtype=out_dtype, device=x.device)
+    reserved = _storage_bytes(x) + _storage_bytes(out)
+
+    def finish(r0: int, r1: int, y: torch.Tensor) -> None:
+        y = y.clamp_(0, 1)
+        if strength != 1.0:  # blend with what full strength shows
+            xc = to_float(x[:, :, r0:r1]).clamp(0, 1)
+            y = xc + float(strength) * (y - xc)
+        out[:, :, r0:r1] = to_uint8(y) if out_dtype == torch.uint8 else y
+
     transform = model.global_transform(x)
     if resolve_mode(mode, h, w, working_size) == "exact":
-        y = run_network(model, x, transform, tile, overlap, dtype, on_tile)
+        run_network_rows(model, x, transform, finish, tile, overlap, dtype, on_tile, reserved)
     else:
-        size = working_shape(h, w, working_size)
-        x_lo = F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-        y_lo = run_network(model, x_lo, transform, tile, overlap, dtype, on_tile)
-        y = transfer(model, x, x_lo, y_lo, transform, DEFAULT_RADIUS, DEFAULT_EPS)
-    y = y.clamp_(0, 1)
-    if strength != 1.0:  # blend with what full strength shows
-        xc = x.clamp(0, 1)
-        y = xc + float(strength) * (y - xc)
-    return y
-
-
-@torch.inference_mode()
-def enhance_one(
-    x: torch.Tensor,
-    model: QAGAN,
-    strength: float = 1.0,
-    tile: int | None = None,
-    overlap: int = DEFAULT_OVERLAP,
-    tile_threshold: int | None = None,
-    on_tile: ProgressFn | None = None,
-    mode: str = "auto",
-    working_size: int = DEFAULT_WORKING_SIZE,
-    precision: str = "auto",
-) -> torch.Tensor:
-    """Enhance one image ``[3,H,W]`` on the model's device; result on the same device as ``x``.
-
-    ``tile``: tile size in pixels for the network pass; None = from free memory,
-    0 = untiled (tiles only after an out-of-memory error). ``tile_threshold``
-    (pixels): when given, images up to that size run untiled.
-    """
-    x = _checked(x)
-    device = model.device
-    if tile_threshold is not None and tile is None and x.shape[1] * x.shape[2] <= tile_threshold:
-        tile = 0
-    dtype = autocast_dtype(precision, device)
-    xd = x.to(device=device, dtype=torch.float32)[None]
-    y = _enhance_batch(xd, model, strength, mode, tile, overlap, working_size, dtype, on_tile)
-    return y[0].to(x.device)
+        x_lo = resize(x, long_side_shape(h, w, working_size))
+        y_lo = run_network(model, x_lo, transform, tile, overlap, dtype, on_tile, reserved)
+        transfer(model, x, x_lo, y_lo, transform, finish, DEFAULT_RADIUS, DEFAULT_EPS)
+    return out
 
 
 def _batch_size(model: QAGAN, h: int, w: int, mode: str, working_size: int, dtype: torch.dtype) -> int:
@@ -223,11 +233,15 @@ def enhance(
     working_size: int = DEFAULT_WORKING_SIZE,
     batch_size: int | None = None,
     precision: str = "auto",
+    out_dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor | list[torch.Tensor]:
-    """Enhance RGB images in 0..1 with G_H; each output has its input's size.
+    """Enhance RGB images with G_H; each output has its input's size.
 
-    ``images``: ``[3,H,W]``, ``[B,3,H,W]`` or a list of ``[3,H,W]`` of any sizes;
-    the result has the same form. ``strength`` blends with the input (0 = input,
+    ``images``: ``[3,H,W]``, ``[B,3,H,W]`` or a list of ``[3,H,W]`` of any sizes,
+    float in 0..1 or uint8 in 0..255 (converted to float a tile or strip at a
+    time, so a very large photo is never held as float); the result has the same
+    form, float32 in 0..1, or uint8 with ``out_dtype=torch.uint8`` (rounded as
+    ``save_image`` rounds). ``strength`` blends with the input (0 = input,
     1 = full enhancement). ``mode``: ``"auto"``, ``"exact"`` or ``"fast"`` (module
     docstring); ``working_size``: long side of the network pass in fast mode and
     the size above which auto switches to fast. ``tile``: None = from free
@@ -237,6 +251,8 @@ def enhance(
     ``progress(done, total)`` is called per image; ``should_stop()`` is polled
     per batch and per tile and raises ``Cancelled``.
     """
+    if out_dtype not in (torch.float32, torch.uint8):
+        raise QAGANError(f"out_dtype must be torch.float32 or torch.uint8, got {out_dtype}")
     if not 0.0 <= float(strength) <= 1.0:
         raise QAGANError(f"strength must be between 0 and 1, got {strength}")
     if working_size < 16:
@@ -262,18 +278,20 @@ def enhance(
             h, w = items[i].shape[-2:]
             limit = batch_size or _batch_size(model, h, w, mode, working_size, dtype)
             j = i + 1
-            while j < len(items) and j - i < limit and items[j].shape == items[i].shape:
+            while (j < len(items) and j - i < limit and items[j].shape == items[i].shape
+                   and items[j].dtype == items[i].dtype):
                 j += 1
             if j == i + 1:  # no copy of a single (possibly huge) image already on the device
-                x = items[i].to(device=device, dtype=torch.float32)[None]
+                x = items[i].to(device=device)[None]
             else:
-                x = torch.stack([t.to(device=device, dtype=torch.float32) for t in items[i:j]])
+                x = torch.stack([t.to(device=device) for t in items[i:j]])
             done = i
 
             def on_tile(_count: int, _total: int, done: int = done) -> None:
                 check_stop(done)
 
-            y = _enhance_batch(x, model, strength, mode, tile, overlap, working_size, dtype, on_tile)
+            y = _enhance_batch(x, model, strength, mode, tile, overlap, working_size, dtype, on_tile,
+                               out_dtype)
             out.extend(yk.to(items[i + k].device) for k, yk in enumerate(y))
             i = j
             if progress is not None:

@@ -18,7 +18,8 @@ SIGGRAPH Asia 2016, and HDRNet, Gharbi et al., SIGGRAPH 2017).
    matrix and a bias per pixel), fitted by ridge regression (``eps``) and
    averaged over the windows covering each pixel -- the colour guided filter.
 4. The 12 coefficient maps are upsampled bilinearly and applied to the
-   full-resolution pixels, in strips of rows to bound memory.
+   full-resolution pixels, in strips of rows to bound memory (the input may be
+   uint8: each strip is converted to float when it is reached).
 
 Why this method: QAGAN's enhancement is a smooth, content-dependent colour and
 tone change, which a local affine colour model captures well; the affine
@@ -36,20 +37,15 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..model.generators import apply_curve
 from ..model.qagan import QAGAN, Transform
+from ..pixels import row_strips, to_float
+from .tiling import RowSink, collect_rows
 
 DEFAULT_WORKING_SIZE = 1024
 DEFAULT_RADIUS = 2
 DEFAULT_EPS = 1e-3
-# Rows per strip when applying the coefficients at full resolution.
-STRIP_PIXELS = 1 << 19
-
-
-def working_shape(h: int, w: int, working_size: int) -> tuple[int, int]:
-    """``(h, w)`` scaled so the long side is ``working_size`` (never upscaled)."""
-    scale = min(1.0, working_size / max(h, w))
-    return max(1, round(h * scale)), max(1, round(w * scale))
+# Pixels per strip of rows when applying the coefficients at full resolution.
+STRIP_PIXELS = 1 << 16
 
 
 def box_mean(x: torch.Tensor, radius: int) -> torch.Tensor:
@@ -88,41 +84,50 @@ def fit_local_affine(
     return box_mean(coeffs, radius)
 
 
-def apply_local_affine(
+def apply_local_affine_rows(
     x: torch.Tensor,
     coeffs: torch.Tensor,
+    emit: RowSink,
     pointwise: Callable[[torch.Tensor], torch.Tensor] | None = None,
-) -> torch.Tensor:
-    """Apply ``coeffs`` (``[B,12,h,w]``, from ``fit_local_affine``) to ``x`` ``[B,3,H,W]``.
+) -> None:
+    """Apply ``coeffs`` (``[B,12,h,w]``, from ``fit_local_affine``) to ``x`` ``[B,3,H,W]`` (float or
+    uint8), strip by strip of rows: ``emit(r0, r1, rows)`` receives each float32 result strip.
 
     ``pointwise(x_strip)``, when given, is added (a per-pixel function of the
-    input, evaluated strip by strip to bound memory). The coefficients are
-    upsampled bilinearly (as ``F.interpolate`` with ``align_corners=False``):
-    along the width once, along the height per strip.
+    input). The coefficients are upsampled bilinearly (as ``F.interpolate`` with
+    ``align_corners=False``): for each strip, the coefficient rows it needs along
+    the width, then along the height.
     """
-    b, _, big_h, big_w = x.shape
+    big_h, big_w = x.shape[-2:]
     h = coeffs.shape[-2]
-    wide = F.interpolate(coeffs, size=(h, big_w), mode="bilinear", align_corners=False)
-    out = torch.empty(b, 3, big_h, big_w, device=x.device, dtype=torch.float32)
-    strip = max(1, STRIP_PIXELS // big_w)
     scale = h / big_h
-    for r0 in range(0, big_h, strip):
-        r1 = min(big_h, r0 + strip)
+    for r0, r1 in row_strips(big_h, big_w, STRIP_PIXELS):
         rows = torch.arange(r0, r1, device=x.device, dtype=torch.float32)
         src = ((rows + 0.5) * scale - 0.5).clamp(min=0)
         y0 = src.floor().long().clamp(max=h - 1)
         y1 = (y0 + 1).clamp(max=h - 1)
         frac = (src - y0.float()).view(1, 1, -1, 1)
-        c = torch.lerp(wide[:, :, y0], wide[:, :, y1], frac)  # [B,12,rows,W]
-        xs = x[:, :, r0:r1].float()
+        first, last = int(y0[0]), int(y1[-1]) + 1
+        wide = F.interpolate(coeffs[:, :, first:last], size=(last - first, big_w), mode="bilinear",
+                             align_corners=False)
+        c = torch.lerp(wide[:, :, y0 - first], wide[:, :, y1 - first], frac)  # [B,12,rows,W]
+        xs = to_float(x[:, :, r0:r1])
         y = pointwise(xs) if pointwise is not None else torch.zeros_like(xs)
         for ch in range(3):  # y_c += A[c,0] x_0 + A[c,1] x_1 + A[c,2] x_2 + b_c, in place
             yc = y[:, ch]
             yc += c[:, 9 + ch]
             for i in range(3):
                 yc.addcmul_(c[:, 3 * ch + i], xs[:, i])
-        out[:, :, r0:r1] = y
-    return out
+        emit(r0, r1, y)
+
+
+def apply_local_affine(
+    x: torch.Tensor,
+    coeffs: torch.Tensor,
+    pointwise: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """``apply_local_affine_rows`` collected into one float32 tensor ``[B,3,H,W]``."""
+    return collect_rows(lambda emit: apply_local_affine_rows(x, coeffs, emit, pointwise), x.shape[-2])
 
 
 def transfer(
@@ -131,19 +136,26 @@ def transfer(
     x_lo: torch.Tensor,
     out_lo: torch.Tensor,
     transform: Transform | None,
+    emit: RowSink,
     radius: int = DEFAULT_RADIUS,
     eps: float = DEFAULT_EPS,
-) -> torch.Tensor:
-    """Full-resolution result from the working-resolution pair ``(x_lo, out_lo)``; unclamped.
+) -> None:
+    """The full-resolution result from the working-resolution pair ``(x_lo, out_lo)``, unclamped,
+    emitted strip by strip of rows (``emit(r0, r1, rows)``).
 
-    ``transform`` is the image's global transform (``model.global_transform``).
+    ``transform`` is the image's global transform (``model.global_transform``);
+    G_H's pointwise part (``GeneratorH.pointwise``) is applied exactly at full
+    resolution and only the rest of the change is transferred.
     """
-    if transform is None or not model.config.residual_output:
-        return apply_local_affine(x, fit_local_affine(x_lo, out_lo, radius, eps))
+    base_lo = model.g_h.pointwise(x_lo.float(), transform)
+    if base_lo is None:
+        apply_local_affine_rows(x, fit_local_affine(x_lo, out_lo, radius, eps), emit)
+        return
+    coeffs = fit_local_affine(x_lo, out_lo.float() - base_lo, radius, eps)
 
     def pointwise(t: torch.Tensor) -> torch.Tensor:
-        return apply_curve(t, *transform)
+        base = model.g_h.pointwise(t, transform)
+        assert base is not None
+        return base
 
-    delta_lo = out_lo.float() - pointwise(x_lo.float())
-    coeffs = fit_local_affine(x_lo, delta_lo, radius, eps)
-    return apply_local_affine(x, coeffs, pointwise)
+    apply_local_affine_rows(x, coeffs, emit, pointwise)

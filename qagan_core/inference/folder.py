@@ -16,8 +16,9 @@ from typing import Any
 import torch
 
 from ..errors import Cancelled, DataError, QAGANError
-from ..images import fit_long_side, list_images, load_image, save_image
+from ..images import list_images, load_image_compact, save_image
 from ..model.qagan import QAGAN
+from ..pixels import fit_long_side
 from .enhance import enhance
 
 IF_EXISTS = ("skip", "overwrite")
@@ -123,22 +124,23 @@ def enhance_files(
             report.existing.append(out_path)
             if len(report.previews) < preview_count:  # show what is there: the earlier output
                 try:
-                    report.previews.append(_thumbnail(load_image(out_path), preview_max_side))
+                    report.previews.append(_thumbnail(load_image_compact(out_path), preview_max_side))
                 except DataError:
                     pass
         else:
             try:
-                x = load_image(path)
+                x = load_image_compact(path)  # uint8 for 8-bit photos: never a float copy
             except DataError as exc:
                 report.failed.append((path, str(exc)))
             else:
-                y = enhance(x, model, strength, **(options or {}))
+                y = enhance(x, model, strength, out_dtype=torch.uint8, **(options or {}))
                 assert isinstance(y, torch.Tensor)
+                del x  # before encoding the output, which needs memory of its own
                 save_image(y, out_path)
                 report.written.append(out_path)
                 if len(report.previews) < preview_count:
                     report.previews.append(_thumbnail(y, preview_max_side))
-                del x, y
+                del y
         if on_progress is not None:
             on_progress(i + 1, len(jobs), path)
     return report

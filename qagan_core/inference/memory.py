@@ -21,10 +21,12 @@ from ..errors import QAGANError
 from .tiling import ALIGN, MIN_TILE, round_down
 
 BYTES_PER_PIXEL = {torch.float32: 2600, torch.float16: 1500, torch.bfloat16: 1500}
-# Share of the free memory a tile may use, and hard caps (bytes) so that a
-# machine with lots of free memory still runs a bounded, fast-to-start tile.
+# Share of the free memory a tile may use, and hard caps (bytes) on a pass plus the image's
+# full-size buffers, so that a machine with lots of free memory still runs a bounded tile. On
+# the CPU, 2 GiB keeps the whole command under 3 GB for photos up to images.MAX_PIXELS
+# (BENCHMARKS.md, "Reliability: peak memory") and still runs 1024x768 untiled.
 MEMORY_FRACTION = {"cuda": 0.6, "cpu": 0.4}
-MEMORY_CAP = {"cuda": 24 * 2**30, "cpu": 5 * 2**29}
+MEMORY_CAP = {"cuda": 24 * 2**30, "cpu": 2**31}
 MAX_TILE = 2048
 FALLBACK_AVAILABLE = 4 * 2**30
 
@@ -57,12 +59,16 @@ def tile_for_memory(budget_bytes: int, dtype: torch.dtype = torch.float32) -> in
     return max(MIN_TILE, min(MAX_TILE, round_down(side, ALIGN)))
 
 
-def memory_budget(device: torch.device, available: int | None = None) -> int:
-    """Bytes one network pass may use on ``device`` (``available`` is injectable for tests)."""
+def memory_budget(device: torch.device, available: int | None = None, reserved: int = 0) -> int:
+    """Bytes one network pass may use on ``device`` (``available`` is injectable for tests).
+
+    ``reserved``: bytes the image's full-size buffers (input, result) already take
+    on the device; they count against the cap, which bounds the two together.
+    """
     kind = "cuda" if device.type == "cuda" else "cpu"
     if available is None:
         available = available_memory(device)
-    return int(min(available * MEMORY_FRACTION[kind], MEMORY_CAP[kind]))
+    return int(max(0, min(available * MEMORY_FRACTION[kind], MEMORY_CAP[kind] - reserved)))
 
 
 def auto_tile(

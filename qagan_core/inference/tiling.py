@@ -9,6 +9,11 @@ share a band of ``2 * overlap`` pixels (stride = ``tile - 2 * overlap``).
 Tile lengths are balanced per axis (``balanced_tile``) so the tiles split the
 image evenly instead of the last one repeating most of its neighbour.
 
+Padding is applied per tile (the rows and columns beyond the image edge are
+looked up, not copied into a padded image), and the blend is accumulated one
+band of tiles at a time, each band's finished rows handed on (``tiled_rows``):
+the input is never copied and no full-size buffer is allocated.
+
 Blending. A tile's outputs near its edges are wrong (the network sees zero
 padding instead of the neighbouring pixels), so each tile's weight along an
 axis is ``clamp((d - overlap / 2) / overlap, 0, 1)`` where ``d`` is the
@@ -26,10 +31,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 
 ALIGN = 16
 MIN_TILE = 64
+
+# Receives finished rows ``r0 .. r1`` of a result: ``emit(r0, r1, rows)``, rows ``[B,C,r1-r0,W]``.
+RowSink = Callable[[int, int, torch.Tensor], None]
 
 
 def round_down(value: int, multiple: int) -> int:
@@ -81,6 +88,83 @@ def _axis_weight(length: int, overlap: int, at_start: bool, at_end: bool, device
     return w.to(dtype)
 
 
+def _source_index(length: int, padded: int, mode: str, device: torch.device) -> torch.Tensor:
+    """For each index along an axis padded from ``length`` to ``padded``, the index it copies
+    (as ``F.pad`` with ``mode`` "reflect" or "replicate" at the end of the axis)."""
+    idx = torch.arange(padded, device=device)
+    if mode == "reflect":
+        return torch.where(idx < length, idx, 2 * (length - 1) - idx)
+    return idx.clamp(max=length - 1)
+
+
+def collect_rows(run: Callable[[RowSink], None], height: int) -> torch.Tensor:
+    """The tensor that ``run(emit)`` emits strip by strip of rows, stitched together."""
+    out: torch.Tensor | None = None
+
+    def emit(r0: int, r1: int, rows: torch.Tensor) -> None:
+        nonlocal out
+        if out is None:
+            out = rows.new_empty((*rows.shape[:2], height, rows.shape[-1]))
+        out[:, :, r0:r1] = rows
+
+    run(emit)
+    assert out is not None
+    return out
+
+
+def tiled_rows(
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    tile: int,
+    overlap: int,
+    emit: RowSink,
+    on_tile: Callable[[int, int], None] | None = None,
+    align: int = ALIGN,
+) -> None:
+    """Apply ``fn`` (``[B,C,h,w] -> [B,C',h,w]`` float) to ``x`` tile by tile and blend; each band
+    of rows is emitted (``emit(r0, r1, rows)``, float32) as soon as no later tile touches it.
+
+    Only one band of tiles is held: the padding is applied tile by tile and the
+    blend is accumulated per band, so nothing of the image's full size is
+    allocated. ``tile`` is rounded down to a multiple of ``align`` (at least
+    ``MIN_TILE``) and ``overlap`` is limited to a quarter of the tile, so tiles
+    always advance and every pixel gets a positive weight.
+    """
+    b, _, h, w = x.shape
+    ph, pw = (-h) % align, (-w) % align
+    mode = "reflect" if ph < h and pw < w else "replicate"
+    hp, wp = h + ph, w + pw
+    rows_from = _source_index(h, hp, mode, x.device)
+    cols_from = _source_index(w, wp, mode, x.device)
+    tile = max(MIN_TILE, round_down(tile, align))
+    overlap = max(0, min(overlap, tile // 4))
+    th, tw = balanced_tile(hp, tile, overlap, align), balanced_tile(wp, tile, overlap, align)
+    ys, xs = tile_starts(hp, th, overlap, align), tile_starts(wp, tw, overlap, align)
+    acc: torch.Tensor | None = None  # blended outputs of padded rows y0 .. y0 + th
+    weight = torch.zeros(1, 1, th, wp, device=x.device, dtype=torch.float32)
+    count, total = 0, len(ys) * len(xs)
+    for k, y0 in enumerate(ys):
+        wy = _axis_weight(th, overlap, y0 == 0, y0 + th >= hp, x.device, torch.float32)
+        band = x.index_select(2, rows_from[y0 : y0 + th])
+        for x0 in xs:
+            wx = _axis_weight(tw, overlap, x0 == 0, x0 + tw >= wp, x.device, torch.float32)
+            piece = fn(band.index_select(3, cols_from[x0 : x0 + tw]))
+            if acc is None:
+                acc = torch.zeros(b, piece.shape[1], th, wp, device=x.device, dtype=torch.float32)
+            m = (wy[:, None] * wx[None, :])[None, None]
+            acc[:, :, :, x0 : x0 + tw] += piece.float() * m
+            weight[:, :, :, x0 : x0 + tw] += m
+            count += 1
+            if on_tile is not None:
+                on_tile(count, total)
+        assert acc is not None
+        done = (ys[k + 1] if k + 1 < len(ys) else hp) - y0  # rows no later tile touches
+        kept = min(h, y0 + done) - y0
+        emit(y0, y0 + kept, (acc[:, :, :kept] / weight[:, :, :kept])[..., :w])
+        acc = torch.cat([acc[:, :, done:], acc.new_zeros(b, acc.shape[1], done, wp)], 2)
+        weight = torch.cat([weight[:, :, done:], weight.new_zeros(1, 1, done, wp)], 2)
+
+
 def tiled_apply(
     fn: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
@@ -89,38 +173,5 @@ def tiled_apply(
     on_tile: Callable[[int, int], None] | None = None,
     align: int = ALIGN,
 ) -> torch.Tensor:
-    """Apply ``fn`` (``[B,C,h,w] -> [B,C',h,w]``) to ``x`` tile by tile and blend.
-
-    ``tile`` is rounded down to a multiple of ``align`` (at least ``MIN_TILE``)
-    and ``overlap`` is limited to a quarter of the tile, so tiles always advance
-    and every pixel gets a positive weight.
-    """
-    b, _, h, w = x.shape
-    ph, pw = (-h) % align, (-w) % align
-    if ph or pw:
-        mode = "reflect" if ph < h and pw < w else "replicate"
-        x = F.pad(x, (0, pw, 0, ph), mode=mode)
-    hp, wp = h + ph, w + pw
-    tile = max(MIN_TILE, round_down(tile, align))
-    overlap = max(0, min(overlap, tile // 4))
-    th, tw = balanced_tile(hp, tile, overlap, align), balanced_tile(wp, tile, overlap, align)
-    ys, xs = tile_starts(hp, th, overlap, align), tile_starts(wp, tw, overlap, align)
-    out: torch.Tensor | None = None
-    weight = torch.zeros(1, 1, hp, wp, device=x.device, dtype=torch.float32)
-    count, total = 0, len(ys) * len(xs)
-    for y0 in ys:
-        wy = _axis_weight(th, overlap, y0 == 0, y0 + th >= hp, x.device, torch.float32)
-        for x0 in xs:
-            wx = _axis_weight(tw, overlap, x0 == 0, x0 + tw >= wp, x.device, torch.float32)
-            piece = fn(x[:, :, y0 : y0 + th, x0 : x0 + tw])
-            if out is None:
-                out = torch.zeros(b, piece.shape[1], hp, wp, device=x.device, dtype=torch.float32)
-            m = (wy[:, None] * wx[None, :])[None, None]
-            out[:, :, y0 : y0 + th, x0 : x0 + tw] += piece.float() * m
-            weight[:, :, y0 : y0 + th, x0 : x0 + tw] += m
-            count += 1
-            if on_tile is not None:
-                on_tile(count, total)
-    assert out is not None
-    out /= weight
-    return out[:, :, :h, :w]
+    """``tiled_rows`` collected into one float32 tensor ``[B,C',H,W]``."""
+    return collect_rows(lambda emit: tiled_rows(fn, x, tile, overlap, emit, on_tile, align), x.shape[-2])

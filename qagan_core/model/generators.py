@@ -193,15 +193,26 @@ class GeneratorH(nn.Module):
         delta = self.to_rgb(h)
         if not self.config.residual_output:
             return torch.sigmoid(delta)
-        base = x
-        if self.curve is not None:
-            if transform is None:
-                raise ValueError("G_H with global_curve needs the global transform")
-            # The pointwise colour transform stays in float32 under autocast: it
-            # carries the whole image, and 16-bit rounding there would show.
-            with torch.autocast(x.device.type, enabled=False):
-                base = apply_curve(x.float(), *(t.float() for t in transform))
+        base = self.pointwise(x, transform)
+        if base is None:
+            base = x
         return base + delta.to(base.dtype)
+
+    def pointwise(
+        self, x: torch.Tensor, transform: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None
+    ) -> torch.Tensor | None:
+        """The part of the output that is a pointwise function of the input pixels: the global
+        colour transform applied to ``x`` (residual output with ``global_curve``), else None.
+
+        It stays in float32 under autocast: it carries the whole image, and 16-bit
+        rounding there would show.
+        """
+        if self.curve is None or not self.config.residual_output:
+            return None
+        if transform is None:
+            raise ValueError("G_H with global_curve needs the global transform")
+        with torch.autocast(x.device.type, enabled=False):
+            return apply_curve(x.float(), *(t.float() for t in transform))
 
 
 class GeneratorL(nn.Module):

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..encoder import VGGEncoder
+from ..pixels import thumbnail
 from .config import ModelConfig
 from .generators import GeneratorH, GeneratorL, crop_to, pad_to_multiple
 
@@ -35,7 +35,7 @@ class QAGAN(nn.Module):
     def global_transform(
         self, x: torch.Tensor, feats: list[torch.Tensor] | None = None
     ) -> Transform | None:
-        """G_H's per-image colour transform, from a fixed-size thumbnail of ``x``.
+        """G_H's per-image colour transform, from a fixed-size thumbnail of ``x`` (float or uint8).
 
         The thumbnail makes it independent of resolution and tiling; ``feats``
         (= E(x)) are reused when ``x`` already has the thumbnail size.
@@ -46,7 +46,7 @@ class QAGAN(nn.Module):
         if feats is not None and tuple(x.shape[-2:]) == (s, s):
             thumb, relu5 = x, feats[4]
         else:
-            thumb = F.interpolate(x, size=(s, s), mode="bilinear", antialias=True, align_corners=False)
+            thumb = thumbnail(x, s)
             relu5 = self.encoder(thumb)[4]
         return self.g_h.global_transform(relu5, thumb)
 

@@ -17,17 +17,13 @@ computed once; a step costs an MLP and a few thousand pixels.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from ..model import QAGAN, apply_curve, color_distance, random_directions
+from ..pixels import thumbnail
 
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
 DIRECTIONS = 64  # random projections per step
 VALIDATION_IMAGES = 32
-
-
-def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    return F.interpolate(x, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
 
 
 def head_grad_norm(head: torch.nn.Module) -> float:
@@ -59,8 +55,8 @@ class ColorTraining:
                     parts.append(self.head.summarize(model.encoder(x)[4], x))
                 summaries.append(torch.cat(parts))
             self.low_summary = torch.stack(summaries)  # [2, N, D]: as is, mirrored
-            self.low_pixels = _resize(low_thumbs, PIXEL_SIZE).to(device)
-            self.high_pixels = _resize(high_thumbs, PIXEL_SIZE).to(device)
+            self.low_pixels = thumbnail(low_thumbs, PIXEL_SIZE).to(device)
+            self.high_pixels = thumbnail(high_thumbs, PIXEL_SIZE).to(device)
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=lr, betas=(0.9, 0.999))
         self.generator = torch.Generator().manual_seed(seed)
         self.grad_norm = 0.0  # of the last step (a diagnostic)

@@ -24,7 +24,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..errors import DataError
-from ..images import IMAGE_EXTENSIONS, fit_long_side, list_images, open_image, pil_to_tensor
+from ..images import IMAGE_EXTENSIONS, list_images, open_image, pil_to_tensor
+from ..pixels import fit_long_side, resize, scaled_shape, thumbnail
 
 log = logging.getLogger("qagan")
 
@@ -91,9 +92,7 @@ class ImageFolder:
         scale = min(1.0, s.load_size / max(h, w))
         scale = max(scale, s.crop_size / min(h, w))
         if scale != 1.0:
-            size = (max(s.crop_size, round(h * scale)), max(s.crop_size, round(w * scale)))
-            arr = F.interpolate(arr[None], size=size, mode="bilinear", antialias=scale < 1,
-                                align_corners=False)[0].clamp(0, 1)
+            arr = resize(arr, scaled_shape(h, w, scale, s.crop_size), antialias=scale < 1).clamp(0, 1)
         out = (arr * 255).round().to(torch.uint8).numpy()
         if self._cached_bytes + out.nbytes <= self.cache_bytes:
             self._cache[index] = out
@@ -118,9 +117,7 @@ class ImageFolder:
             except DataError as exc:  # the next file moves to this index
                 self._drop(index, str(exc))
                 continue
-            x = torch.from_numpy(arr)[None].float() / 255.0
-            thumbs.append(F.interpolate(x, size=(size, size), mode="bilinear", antialias=True,
-                                        align_corners=False)[0].clamp(0, 1))
+            thumbs.append(thumbnail(torch.from_numpy(arr), size).clamp(0, 1))
             index += 1
         return torch.stack(thumbs)
 
