@@ -48,7 +48,8 @@ def frontend(host: Host, comfyui: Server, my_look: Path) -> dict:
     plan = {
         "url": comfyui.url, "chromium": str(host.chromium), "outDir": str(out),
         "workflows": [{"name": p.stem, "path": str(p)} for p in UI_FILES],
-        "queue": {"name": QUEUED, "widgets": {"QAGANTrain": TINY_TRAIN}},
+        # a model of its own: one trained before (test_execution) would resume with nothing to do
+        "queue": {"name": QUEUED, "widgets": {"QAGANTrain": {**TINY_TRAIN, "model_name": "ui_look"}}},
         "templatesCategory": PACK_DIR_NAME,
     }
     plan_path = out / "plan.json"
