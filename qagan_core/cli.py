@@ -170,12 +170,17 @@ def _load(args: argparse.Namespace, device: torch.device | None = None):
     return model
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    group = distributed.setup(args.device)  # None without torchrun
+def _in_process_group(run, args: argparse.Namespace) -> int:
+    """``run(args, group)`` inside torchrun's process group (``group`` is None without torchrun)."""
+    group = distributed.setup(args.device)
     try:
-        return _train(args, group)
+        return run(args, group)
     finally:
         distributed.shutdown(group)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    return _in_process_group(_train, args)
 
 
 def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> int:
@@ -288,11 +293,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
 
 
 def cmd_enhance(args: argparse.Namespace) -> int:
-    group = distributed.setup(args.device)  # None without torchrun
-    try:
-        return _enhance(args, group)
-    finally:
-        distributed.shutdown(group)
+    return _in_process_group(_enhance, args)
 
 
 def _enhance(args: argparse.Namespace, group: distributed.Distributed | None) -> int:
