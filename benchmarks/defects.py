@@ -9,6 +9,13 @@ photos rarely have every defect at once, and a fixed per-channel stretch
 on real photos. The draw depends only on ``(seed, index)``: the same photo at
 the same position of the split always gets the same defects, on every machine.
 
+v3 (``visible_defects``): a strength that is visible on one photo can be
+invisible on another (desaturating a nearly grey photo changes nothing; v2's
+``photo_023`` kept 53.5 dB). A draw whose defective photo stays closer than
+``VISIBLE_PSNR`` to the original is replaced by the next draw of the same
+photo, ``draw_defects(seed, index, attempt)`` for attempt 1, 2, ...; attempt 0
+is the v2 draw, so photos whose v2 defects were visible keep them.
+
 Order of operations, chosen to follow a camera pipeline:
 
 1. linear light (sRGB decoded with gamma 2.2): white-balance cast (red and
@@ -61,9 +68,13 @@ class Defects:
         return {k: round(float(v), 4) for k, v in asdict(self).items()}
 
 
-def draw_defects(seed: int, index: int) -> Defects:
-    """The defects of image ``index`` of a split built with ``seed``."""
-    rng = np.random.default_rng([seed, index])
+VISIBLE_PSNR = 30.0  # dB between defective and original photo: above it, draw again
+MAX_ATTEMPTS = 100
+
+
+def draw_defects(seed: int, index: int, attempt: int = 0) -> Defects:
+    """The defects of image ``index`` of a split built with ``seed``; ``attempt``: ``visible_defects``."""
+    rng = np.random.default_rng([seed, index] if attempt == 0 else [seed, index, attempt])
     r = {name: float(rng.uniform(lo, hi)) for name, (lo, hi) in DEFECT_RANGES.items()}
     sides = rng.random(3) < 0.5
     chosen = set(rng.choice(CLASSES, size=int(rng.integers(1, 4)), replace=False))
@@ -82,6 +93,19 @@ def draw_defects(seed: int, index: int) -> Defects:
     if "desaturation" in chosen:
         v["saturation"] = r["saturation"]
     return Defects(**v)
+
+
+def visible_defects(image: np.ndarray, seed: int, index: int) -> tuple[Defects, int, np.ndarray]:
+    """The first draw for ``(seed, index)`` that changes ``image`` visibly (PSNR to it at most
+    ``VISIBLE_PSNR``): ``(defects, attempt, defective image)``."""
+    original = quantise(image)
+    for attempt in range(MAX_ATTEMPTS):
+        d = draw_defects(seed, index, attempt)
+        y = apply_defects(original, d)
+        mse = float(np.mean((y.astype(np.float64) - original) ** 2))
+        if mse > 0 and 10.0 * np.log10(1.0 / mse) <= VISIBLE_PSNR:
+            return d, attempt, y
+    raise ValueError(f"no visible defects for image {index} in {MAX_ATTEMPTS} draws (a flat image?)")
 
 
 def apply_defects(image: np.ndarray, d: Defects) -> np.ndarray:

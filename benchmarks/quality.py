@@ -46,7 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.defects import DEFECT_RANGES, apply_defects, draw_defects, quantise  # noqa: E402
+from benchmarks.defects import DEFECT_RANGES, VISIBLE_PSNR, quantise, visible_defects  # noqa: E402
 from benchmarks.looks import GRADES  # noqa: E402
 from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
 from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
@@ -154,19 +154,19 @@ def cmd_build(args: argparse.Namespace) -> None:
         return
     defects: dict[str, dict[str, float]] = {}
     for name in split["low"]:
-        d = draw_defects(args.seed, names.index(name))
-        defects[name] = d.to_dict()
-        low = apply_defects(to_array(read_rgb(photos / name)), d)
+        d, attempt, low = visible_defects(to_array(read_rgb(photos / name)), args.seed, names.index(name))
+        defects[name] = {**d.to_dict(), "attempt": attempt}
         to_image(low).save(out / "low" / f"{Path(name).stem}.png")
     for name in split["high"]:
         read_rgb(photos / name).save(out / "high" / f"{Path(name).stem}.png")
     for name in split["test"]:
-        d = draw_defects(args.seed, names.index(name))
-        defects[name] = d.to_dict()
         target = square_crop(read_rgb(photos / name), TEST_SIZE)
+        d, attempt, test_input = visible_defects(to_array(target), args.seed, names.index(name))
+        defects[name] = {**d.to_dict(), "attempt": attempt}
         target.save(out / "test" / "target" / f"{Path(name).stem}.png")
-        to_image(apply_defects(to_array(target), d)).save(out / "test" / "input" / f"{Path(name).stem}.png")
-    info = {"seed": args.seed, "n_photos": len(names), "ranges": DEFECT_RANGES, **split, "defects": defects}
+        to_image(test_input).save(out / "test" / "input" / f"{Path(name).stem}.png")
+    info = {"seed": args.seed, "n_photos": len(names), "defects_version": 3, "visible_psnr": VISIBLE_PSNR,
+            "ranges": DEFECT_RANGES, **split, "defects": defects}
     (out / "split.json").write_text(json.dumps(info, indent=1))
     print(f"split: {len(split['low'])} low, {len(split['high'])} high, {len(split['test'])} test -> {out}")
 

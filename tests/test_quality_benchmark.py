@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from benchmarks.defects import NEUTRAL, Defects, apply_defects, draw_defects
+from benchmarks.defects import NEUTRAL, VISIBLE_PSNR, Defects, apply_defects, draw_defects, visible_defects
 from benchmarks.quality import (
     grayworld_autocontrast,
     make_split,
@@ -23,6 +23,27 @@ def gradient_image(h: int = 24, w: int = 32) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     img = np.stack([xx / (w - 1), yy / (h - 1), 1 - xx / (w - 1)], axis=2)
     return np.round(img * 255) / 255
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return float(10 * np.log10(1.0 / np.mean((a.astype(np.float64) - b) ** 2)))
+
+
+def test_invisible_draw_is_replaced_and_visible_first_draw_kept() -> None:
+    """v3: desaturating a grey photo changes nothing, so that draw is replaced by a visible one;
+    a draw that is visible on its photo stays the v2 draw (attempt 0)."""
+    grey = np.repeat(np.linspace(0.2, 0.8, 32, dtype=np.float32)[None, :, None], 3, 2).repeat(24, 0)
+    grey = np.round(grey * 255) / 255
+    assert psnr(apply_defects(grey, draw_defects(0, 23)), grey) > 45  # index 23: desaturation only
+    d, attempt, out = visible_defects(grey, 0, 23)
+    assert attempt > 0 and d == draw_defects(0, 23, attempt)
+    assert psnr(out, grey) <= VISIBLE_PSNR
+    assert np.array_equal(out, apply_defects(grey, d))
+    colourful = gradient_image()
+    d, attempt, out = visible_defects(colourful, 0, 1)
+    assert psnr(apply_defects(colourful, draw_defects(0, 1)), colourful) <= VISIBLE_PSNR
+    assert attempt == 0 and d == draw_defects(0, 1)
+    assert visible_defects(colourful, 0, 1)[0] == d  # deterministic
 
 
 def test_draw_is_deterministic_and_gives_one_to_three_visible_defects() -> None:
