@@ -6,7 +6,9 @@ Two kinds of file, told apart by the ``format`` metadata entry:
   architecture config, the encoder identity (kind, source, fingerprint) and
   training metadata. The frozen encoder is not stored.
 - a *training state* (``qagan-training-state``): all four networks, both
-  optimizers, the step, the training settings and RNG states, for exact resume.
+  optimizers, the step, the training settings and RNG states, for exact resume
+  (``TrainingState``, written by ``save_training_state`` and read back by
+  ``read_training_state``; the trainer decides what goes in and restores it).
 
 Files are written to a temporary file in the same folder and renamed, so an
 interrupted save never leaves a corrupt file behind.
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,7 +96,10 @@ def _check_format(path: Path, meta: dict[str, str], wanted: tuple[str, ...]) -> 
     return fmt
 
 
-def _load_module(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+def load_weights(module: torch.nn.Module, state: dict[str, torch.Tensor], what: str, path: Path) -> None:
+    """Load ``state`` (read from ``path``) into ``module`` after checking it fits: the same keys and
+    shapes (else: another architecture), the same dtypes and finite values (else: damaged).
+    ``what`` names the network in the messages (``"G_H"``)."""
     own = module.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
@@ -217,8 +223,8 @@ def load_model(
         encoder = encoder_for(identity, models_dir, encoder_weights, allow_download)
     info = {"training": _json(meta, "training", path), "source": str(path)}
     model = QAGAN(config, encoder, info)
-    _load_module(model.g_h, _unprefixed("g_h", tensors), "G_H", path)
-    _load_module(model.g_l, _unprefixed("g_l", tensors), "G_L", path)
+    load_weights(model.g_h, _unprefixed("g_h", tensors), "G_H", path)
+    load_weights(model.g_l, _unprefixed("g_l", tensors), "G_L", path)
     model.eval()
     if device is not None:
         model.to(device)
@@ -237,3 +243,152 @@ def read_model_info(path: str | os.PathLike) -> dict[str, Any]:
     if "config" in out:
         ModelConfig.from_dict(out["config"])  # the same checks as loading
     return out
+
+
+# ------------------------------------------------------------ training state
+NETWORKS = ("g_h", "g_l", "d_h", "d_l")  # the networks a training state holds, by key prefix
+OPTIMIZERS = ("opt_g", "opt_d")
+HISTORY_BUFFERS = ("history_h", "history_l")
+HISTORY_KEPT = 10000  # loss-history entries a state keeps (the latest)
+
+
+@dataclass
+class TrainingState:
+    """What a training-state file holds, part by part (the trainer fills it and restores from it).
+
+    ``networks``: the state dicts of ``NETWORKS``; ``optimizers``: torch optimizer state dicts
+    (``{"state", "param_groups"}``) of ``OPTIMIZERS``; ``history_images``: the image-history
+    buffers (``HISTORY_BUFFERS``, None when empty); ``color``: the colour head's training
+    tensors, keys starting with ``color.``; ``best``: ``{"score", "step", "g_h", "g_l"}`` of the
+    best generators so far, or None; ``model_config`` / ``train_config``: the settings as dicts;
+    ``encoder``: the encoder identity (``identity_dict``); ``training``: the model's training
+    record; ``rng_python``: ``random.Random.getstate()``; ``scaler``: the AMP gradient scaler's
+    state dict or None; ``history``: the loss history (the latest ``HISTORY_KEPT`` are saved).
+    ``source``: the file it was read from (None for one built to be saved).
+    """
+
+    networks: dict[str, dict[str, torch.Tensor]]
+    optimizers: dict[str, dict[str, Any]]
+    model_config: dict[str, Any]
+    encoder: dict[str, str]
+    training: dict[str, Any]
+    train_config: dict[str, Any]
+    step: int
+    elapsed_s: float
+    rng_python: tuple
+    history: list[dict[str, float]]
+    scaler: dict[str, Any] | None = None
+    history_images: dict[str, torch.Tensor | None] = field(default_factory=dict)
+    color: dict[str, torch.Tensor] = field(default_factory=dict)
+    best: dict[str, Any] | None = None
+    source: Path | None = None
+
+
+def save_training_state(path: str | os.PathLike, state: TrainingState) -> Path:
+    """Write a training state atomically (``qagan-training-state``, version ``FORMAT_VERSION``).
+
+    Layout: ``g_h.*``, ``g_l.*``, ``d_h.*``, ``d_l.*`` network weights; ``opt_g.<param>.<field>``
+    and ``opt_d.<param>.<field>`` optimizer tensors with the param groups in the ``param_groups``
+    metadata; ``history_h`` / ``history_l`` image stacks; the ``color.*`` tensors;
+    ``best.g_h.*`` / ``best.g_l.*``; everything else in JSON metadata.
+    """
+    tensors: dict[str, torch.Tensor] = {}
+    for name in NETWORKS:
+        tensors.update(_prefixed(name, state.networks[name]))
+    groups = {}
+    for name in OPTIMIZERS:
+        sd = state.optimizers[name]
+        for pid, pstate in sd["state"].items():
+            for key, value in pstate.items():
+                tensors[f"{name}.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
+        groups[name] = [dict(g) for g in sd["param_groups"]]
+    for name in HISTORY_BUFFERS:
+        images = state.history_images.get(name)
+        if images is not None:
+            tensors[name] = images
+    for key, value in state.color.items():
+        if not key.startswith("color."):
+            raise ValueError(f"colour-training tensor {key!r} must be named color.*")
+        tensors[key] = value
+    if state.best is not None:
+        tensors.update(_prefixed("best.g_h", state.best["g_h"]))
+        tensors.update(_prefixed("best.g_l", state.best["g_l"]))
+    meta = {
+        "format": STATE_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "arch": ARCH_NAME,
+        "config": state.model_config,
+        "encoder": state.encoder,
+        "random_encoder": "true" if state.encoder.get("kind") == "random" else "false",
+        "training": state.training,
+        "train_config": state.train_config,
+        "step": state.step,
+        "elapsed_s": state.elapsed_s,
+        "scaler": state.scaler,
+        "best": {"score": state.best["score"], "step": state.best["step"]} if state.best else None,
+        "param_groups": groups,
+        "rng_python": list(state.rng_python),
+        "history": state.history[-HISTORY_KEPT:],
+    }
+    return write_safetensors(path, tensors, meta)
+
+
+def _json_or(meta: dict[str, str], key: str, default: Any, path: Path) -> Any:
+    """A JSON metadata value, or ``default`` for states saved before the entry existed."""
+    return _json(meta, key, path) if key in meta else default
+
+
+def read_training_state(path: str | os.PathLike) -> TrainingState:
+    """Read and check a training state saved by ``save_training_state`` (or by an earlier
+    version of it: entries added later get the values those states were trained with).
+
+    Raises ``ModelFileError`` for anything that is not a readable training state of this
+    format version; the network weights are checked against the networks by ``load_weights``.
+    """
+    path = Path(path)
+    tensors, meta = read_safetensors(path)
+    _check_format(path, meta, (STATE_FORMAT,))
+    networks = {name: _unprefixed(name, tensors) for name in NETWORKS}
+    groups = _json(meta, "param_groups", path)
+    optimizers: dict[str, dict[str, Any]] = {}
+    for name in OPTIMIZERS:
+        per_param: dict[int, dict[str, torch.Tensor]] = {}
+        try:
+            for key, value in _unprefixed(name, tensors).items():
+                pid, field_name = key.split(".", 1)
+                per_param.setdefault(int(pid), {})[field_name] = value
+            param_groups = [{**g, "betas": tuple(g["betas"])} for g in groups[name]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelFileError(f"{path} has a damaged {name} optimizer state ({exc})") from exc
+        optimizers[name] = {"state": per_param, "param_groups": param_groups}
+    scaler = _json_or(meta, "scaler", None, path)
+    if scaler is None and "scaler.scale" in tensors:  # states saved before the full record
+        scaler = {"scale": float(tensors["scaler.scale"][0]), "growth_factor": 2.0,
+                  "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 0}
+    rng = _json(meta, "rng_python", path)
+    try:
+        rng_python = (rng[0], tuple(rng[1]), rng[2])
+        step = int(_json(meta, "step", path))
+        elapsed_s = float(_json_or(meta, "elapsed_s", 0.0, path))
+    except (IndexError, TypeError, ValueError) as exc:
+        raise ModelFileError(f"{path} has damaged QAGAN metadata ({exc})") from exc
+    best = _json_or(meta, "best", None, path)
+    if best is not None:
+        best = {**best, "g_h": _unprefixed("best.g_h", tensors), "g_l": _unprefixed("best.g_l", tensors)}
+    return TrainingState(
+        networks=networks,
+        optimizers=optimizers,
+        model_config=_json(meta, "config", path),
+        encoder=_json(meta, "encoder", path),
+        training=_json(meta, "training", path),
+        train_config=_json(meta, "train_config", path),
+        step=step,
+        elapsed_s=elapsed_s,
+        rng_python=rng_python,
+        history=list(_json(meta, "history", path)),
+        scaler=scaler,
+        history_images={name: tensors.get(name) for name in HISTORY_BUFFERS},
+        color={k: v for k, v in tensors.items() if k.startswith("color.")},
+        best=best,
+        source=path,
+    )

@@ -109,7 +109,7 @@ def ddp_run(tmp_path_factory, random_encoder):
                         "m.safetensors", cwd=work)
     single.train_step()  # meanwhile: the reference second step, its state kept in memory
     reference = {}
-    with mock.patch("qagan_core.training.trainer.write_safetensors",
+    with mock.patch("qagan_core.checkpoints.write_safetensors",
                     lambda path, tensors, meta: reference.update(tensors=tensors, meta=meta)):
         single.save_state(work / "unused")
     code, out, err = _finish(process)

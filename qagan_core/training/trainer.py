@@ -30,7 +30,6 @@ writes files; every process stops at the same step.
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 import math
 import random
@@ -42,25 +41,19 @@ from pathlib import Path
 import torch
 
 from ..checkpoints import (
-    FORMAT_VERSION,
-    STATE_FORMAT,
-    _check_format,
-    _json,
-    _load_module,
-    _prefixed,
-    _unprefixed,
+    TrainingState,
     encoder_for,
     identity_dict,
-    read_safetensors,
+    load_weights,
+    read_training_state,
     save_model,
-    write_safetensors,
+    save_training_state,
 )
 from ..devices import is_out_of_memory, pick_device
 from ..distributed import Distributed
 from ..encoder import VGGEncoder, resolve_encoder
 from ..errors import Cancelled, QAGANError, TrainingDiverged
 from ..model import (
-    ARCH_NAME,
     QAGAN,
     MultiScaleDiscriminator,
     cycle_loss,
@@ -484,86 +477,55 @@ class Trainer:
         return self.state_path or self.model_path
 
     def save_state(self, path: str | Path) -> Path:
-        tensors: dict[str, torch.Tensor] = {}
-        for name, module in (("g_h", self.model.g_h), ("g_l", self.model.g_l),
-                             ("d_h", self.d_h), ("d_l", self.d_l)):
-            tensors.update(_prefixed(name, module.state_dict()))
-        groups = {}
-        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            sd = opt.state_dict()
-            for pid, pstate in sd["state"].items():
-                for key, value in pstate.items():
-                    tensors[f"{name}.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
-            groups[name] = [{k: v for k, v in g.items()} for g in sd["param_groups"]]
-        for name, buffer in (("history_h", self.history_h), ("history_l", self.history_l)):
-            images = buffer.state()
-            if images is not None:
-                tensors[name] = images
-        if self.color is not None:
-            tensors.update(self.color.state_tensors())
-        if self.best is not None:
-            tensors.update(_prefixed("best.g_h", self.best["g_h"]))
-            tensors.update(_prefixed("best.g_l", self.best["g_l"]))
-        meta = {
-            "format": STATE_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "arch": ARCH_NAME,
-            "config": self.config.model.to_dict(),
-            "encoder": identity_dict(self.encoder.identity),
-            "random_encoder": "true" if self.encoder.identity.is_random else "false",
-            "training": self.training_info(),
-            "train_config": self.config.to_dict(),
-            "step": self.step,
-            "elapsed_s": self.elapsed_s,
-            "scaler": self.scaler.state_dict() if self.use_amp else None,
-            "best": {"score": self.best["score"], "step": self.best["step"]} if self.best else None,
-            "param_groups": groups,
-            "rng_python": list(self.rng.getstate()),
-            "history": self.history[-10000:],
-        }
-        return write_safetensors(path, tensors, meta)
+        """Write everything an exact resume needs (the file format: ``checkpoints.TrainingState``)."""
+        best = self.best
+        state = TrainingState(
+            networks={"g_h": self.model.g_h.state_dict(), "g_l": self.model.g_l.state_dict(),
+                      "d_h": self.d_h.state_dict(), "d_l": self.d_l.state_dict()},
+            optimizers={"opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict()},
+            model_config=self.config.model.to_dict(),
+            encoder=identity_dict(self.encoder.identity),
+            training=self.training_info(),
+            train_config=self.config.to_dict(),
+            step=self.step,
+            elapsed_s=self.elapsed_s,
+            rng_python=self.rng.getstate(),
+            history=self.history,
+            scaler=self.scaler.state_dict() if self.use_amp else None,
+            history_images={"history_h": self.history_h.state(), "history_l": self.history_l.state()},
+            color=self.color.state_tensors() if self.color is not None else {},
+            best=best,
+        )
+        return save_training_state(path, state)
 
     def load_state(self, path: str | Path) -> None:
         """Continue exactly where a saved training state left off."""
-        path = Path(path)
-        tensors, meta = read_safetensors(path)
-        _check_format(path, meta, (STATE_FORMAT,))
+        self.restore(read_training_state(path))
+
+    def restore(self, state: TrainingState) -> None:
+        """Continue exactly where ``state`` (``read_training_state``) left off."""
+        path = state.source
         for name, module, what in (("g_h", self.model.g_h, "G_H"), ("g_l", self.model.g_l, "G_L"),
                                    ("d_h", self.d_h, "D_H"), ("d_l", self.d_l, "D_L")):
-            _load_module(module, _unprefixed(name, tensors), what, path)
-        groups = _json(meta, "param_groups", path)
-        for name, opt in (("opt_g", self.opt_g), ("opt_d", self.opt_d)):
-            state: dict[int, dict[str, torch.Tensor]] = {}
-            for key, value in _unprefixed(name, tensors).items():
-                pid, field_name = key.split(".", 1)
-                state.setdefault(int(pid), {})[field_name] = value
-            for g in groups[name]:
-                g["betas"] = tuple(g["betas"])
-            opt.load_state_dict({"state": state, "param_groups": groups[name]})
-        self.history_h.load(tensors.get("history_h"), self.device)
-        self.history_l.load(tensors.get("history_l"), self.device)
-        if self.use_amp:
-            saved = meta_json_or(meta, "scaler", None)
-            if saved is None and "scaler.scale" in tensors:  # states saved before the full record
-                saved = {"scale": float(tensors["scaler.scale"][0]), "growth_factor": 2.0,
-                         "backoff_factor": 0.5, "growth_interval": 2000, "_growth_tracker": 0}
-            if saved:
-                self.scaler.load_state_dict(saved)
-        rng_state = _json(meta, "rng_python", path)
-        self.rng.setstate((rng_state[0], tuple(rng_state[1]), rng_state[2]))
-        self.step = int(_json(meta, "step", path))
+            load_weights(module, state.networks[name], what, path)
+        self.opt_g.load_state_dict(state.optimizers["opt_g"])
+        self.opt_d.load_state_dict(state.optimizers["opt_d"])
+        self.history_h.load(state.history_images.get("history_h"), self.device)
+        self.history_l.load(state.history_images.get("history_l"), self.device)
+        if self.use_amp and state.scaler:
+            self.scaler.load_state_dict(state.scaler)
+        self.rng.setstate(state.rng_python)
+        self.step = state.step
         if self.distributed is not None and not self.distributed.is_main:  # the state holds rank 0's
             self.rng.seed(f"{self.config.seed}:rank:{self.distributed.rank}:step:{self.step}")
-        self.elapsed_s = float(meta_json_or(meta, "elapsed_s", 0.0))
+        self.elapsed_s = state.elapsed_s
         if self.color is not None:
-            self.color.load_state_tensors(tensors)
-        best = meta_json_or(meta, "best", None)
-        if best is not None:
-            self.best = {**best, "g_h": _unprefixed("best.g_h", tensors),
-                         "g_l": _unprefixed("best.g_l", tensors)}
+            self.color.load_state_tensors(state.color)
+        if state.best is not None:
+            self.best = dict(state.best)
         if self.budget_s:
             self.total_steps = max(self.step, round(self.step * self.budget_s / max(self.elapsed_s, 1e-9)))
-        self.history = list(_json(meta, "history", path))
+        self.history = list(state.history)
         if self.is_main:
             log.info("resumed from %s at step %d/%d", path, self.step, self.total_steps)
 
@@ -579,23 +541,12 @@ class Trainer:
     ) -> Trainer:
         """A trainer rebuilt from a training state (settings from the file, ``overrides`` on top);
         a state written by any number of processes resumes on any other number."""
-        path = Path(path)
-        _, meta = read_safetensors(path)
-        _check_format(path, meta, (STATE_FORMAT,))
-        data = _json(meta, "train_config", path)
+        state = read_training_state(path)
+        data = dict(state.train_config)
         data.update(overrides or {})
         config = TrainConfig.from_dict(data)
         if encoder is None:
-            encoder = encoder_for(_json(meta, "encoder", path), config.models_dir)
-        trainer = cls(config, encoder, model_path, state_path or path, distributed)
-        trainer.load_state(path)
+            encoder = encoder_for(state.encoder, config.models_dir)
+        trainer = cls(config, encoder, model_path, state_path or state.source, distributed)
+        trainer.restore(state)
         return trainer
-
-
-def meta_json_or(meta: dict, key: str, default):
-    """A JSON value of a state's metadata, or ``default`` for states saved before it existed."""
-    return json.loads(meta[key]) if key in meta else default
-
-
-def history_json(history: list[dict[str, float]]) -> str:
-    return json.dumps(history)
