@@ -24,6 +24,7 @@ from ..qagan_core import (
     state_path_for,
 )
 from ..qagan_core.images import tensor_to_pil
+from ..qagan_core.progress import format_duration
 from ..qagan_core.training import budget_sizes, preset_settings
 from . import comfy_env, common, tensors
 from .common import CATEGORY, ENCODER_PRETRAINED, MODEL_TYPE
@@ -79,15 +80,6 @@ def resume_choices() -> list[str]:
     return [RESUME_AUTO, RESUME_NONE, *states]
 
 
-def _duration(seconds: float) -> str:
-    seconds = max(0, round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min {seconds % 60:02d} s"
-    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-
-
 class _Reporter:
     """Progress bar, previews, a status text on the node, and Cancel for one training run.
 
@@ -140,13 +132,26 @@ class _Reporter:
         per_step = (now - self.started) / done
         left = per_step * max(0, self.total - self.step)
         return (f"step {self.step}/{self.total} · {per_step:.2f} s/step · "
-                f"about {_duration(left)} left")
+                f"about {format_duration(left)} left")
 
     def show(self, text: str) -> None:
         comfy_env.show_text(self.node_id, text)
 
     def elapsed(self) -> str:
-        return _duration(time.monotonic() - self.started)
+        return format_duration(time.monotonic() - self.started)
+
+
+def _nothing_left_text(trainer: Trainer, model_path: Path) -> str:
+    """What a resumed training that is already at its target says instead of training again."""
+    name = model_path.name[: -len(".safetensors")]
+    cfg = trainer.config
+    if trainer.budget_s:
+        return (f"nothing left to train: {name} has already trained "
+                f"{format_duration(trainer.elapsed_s)} of {format_duration(trainer.budget_s)} "
+                f"(step {trainer.step}); raise minutes to train more")
+    setting = "steps" if cfg.steps else "epochs (or steps)"
+    return (f"nothing left to train: {name} is already at step {trainer.step} of "
+            f"{trainer.total_steps}; raise {setting} or set minutes to train more")
 
 
 def _keep_previous(model_path: Path, state_path: Path) -> None:
@@ -284,6 +289,9 @@ class QAGANTrain:
             if resume == RESUME_NONE:  # only now: a start that fails leaves the model in place
                 _keep_previous(model_path, state_path)
             log.info("%s", trainer.describe())
+            nothing_left = _nothing_left_text(trainer, model_path) if trainer.finished() else None
+            if nothing_left:
+                log.warning("%s", nothing_left)
             reporter = _Reporter(trainer.step, trainer.total_steps, unique_id)
             try:
                 result = trainer.run(reporter.on_progress, reporter.on_preview, reporter.should_stop)
@@ -295,8 +303,8 @@ class QAGANTrain:
                     log.info("training cancelled at step %d; saved %s", trainer.step, model_path)
                     raise comfy_env.interrupt_error() from None
                 raise
-            reporter.show(f"done: step {trainer.step} in {reporter.elapsed()}; saved "
-                          f"models/qagan/{model_path.name}")
+            reporter.show(nothing_left or f"done: step {trainer.step} in {reporter.elapsed()}; saved "
+                                          f"models/qagan/{model_path.name}")
             model = trainer.export_model()
         curve = tensors.to_comfy(loss_curve_image(result.history))
         loss_map = {"loss": _plottable([float(h["loss_g"]) for h in result.history])}
