@@ -125,6 +125,36 @@ def device() -> torch.device:
     return mm.get_torch_device() if mm is not None else torch.device("cpu")
 
 
+def offload_device() -> torch.device:
+    """Where models wait between runs: ComfyUI's offload device (the CPU, or the GPU itself with
+    ``--highvram`` / ``--gpu-only``); the CPU without ComfyUI."""
+    mm = _module("comfy.model_management")
+    return mm.unet_offload_device() if mm is not None else torch.device("cpu")
+
+
+def free_memory(required: int, device: torch.device) -> None:
+    """Ask ComfyUI to unload other models until ``required`` bytes are free on ``device``."""
+    mm = _module("comfy.model_management")
+    if mm is not None:
+        mm.free_memory(required, device)
+
+
+def low_vram() -> bool:
+    """Whether ComfyUI runs with ``--lowvram`` or ``--novram`` (False without ComfyUI)."""
+    mm = _module("comfy.model_management")
+    state = getattr(mm, "vram_state", None) if mm is not None else None
+    return getattr(state, "name", "") in ("LOW_VRAM", "NO_VRAM")
+
+
+def empty_cache() -> None:
+    """Give the device memory cached by PyTorch back (ComfyUI's ``soft_empty_cache``)."""
+    mm = _module("comfy.model_management")
+    if mm is not None:
+        mm.soft_empty_cache()
+    elif torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
 def interrupted() -> bool:
     """Whether the user pressed Cancel (does not clear the request)."""
     mm = _module("comfy.model_management")

@@ -1,4 +1,11 @@
-"""QAGAN Enhance, QAGAN Enhance Folder and QAGAN Degrade."""
+"""QAGAN Enhance, QAGAN Enhance Folder and QAGAN Degrade.
+
+Memory: as ComfyUI's own upscale-model node does, a model waits on ComfyUI's offload
+device (the CPU unless ``--highvram``/``--gpu-only``; the model cache keeps it there) and
+is moved to ComfyUI's device only while a node runs (``_run_on_device``): other models are
+unloaded first to make room (``free_memory`` with the pack's estimate), and the model is
+moved back in a ``finally``, so a Cancel or an error frees the device as well.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +15,15 @@ from typing import Any, TypeVar
 import torch
 
 from ..qagan_core import QAGAN, Cancelled, QAGANError, degrade, enhance, enhance_folder
-from ..qagan_core.inference import MODES
+from ..qagan_core.devices import is_out_of_memory
+from ..qagan_core.inference import (
+    MODES,
+    STEP_UNITS,
+    estimate_bytes,
+    memory_required,
+    module_bytes,
+    out_of_memory_message,
+)
 from . import comfy_env, common, tensors
 from .common import CATEGORY, MODEL_TYPE, enhance_options
 
@@ -25,11 +40,40 @@ def _run_cancellable(fn: Callable[[], T]) -> T:
         raise
 
 
-def _on_device(model: QAGAN) -> QAGAN:
+def _is_oom(exc: BaseException) -> bool:
+    """An allocation failure, or the core's out-of-memory error (raised from one)."""
+    return is_out_of_memory(exc) or (isinstance(exc, QAGANError) and exc.__cause__ is not None
+                                     and is_out_of_memory(exc.__cause__))
+
+
+def _run_on_device(model: QAGAN, required: int, what: str, fn: Callable[[], T]) -> T:
+    """``fn()`` with ``model`` on ComfyUI's device, the way ComfyUI's upscale-model node runs.
+
+    ``required`` bytes are freed on the device first (ComfyUI unloads other models; a
+    ``--cpu`` run gets the CPU as device), the model is moved there, and moved back to the
+    offload device in a ``finally``: after success, Cancel or an error, it holds no VRAM
+    between runs. Out of memory: the cache is emptied and one ``QAGANError`` says what
+    failed and what to do (``what``: "enhancing a 768x576 image"). Under ``--lowvram`` /
+    ``--novram`` the cache is emptied after every run.
+    """
     device = comfy_env.device()
-    if model.device != device:
-        model.to(device)
-    return model
+    message = None
+    try:
+        try:
+            comfy_env.free_memory(required, device)
+            model.to(device)
+            return _run_cancellable(fn)
+        finally:
+            model.to(comfy_env.offload_device())
+            if comfy_env.low_vram():
+                comfy_env.empty_cache()
+    except Exception as exc:
+        if not _is_oom(exc):
+            raise
+        message = str(exc) if isinstance(exc, QAGANError) else out_of_memory_message(what, device)
+    # Outside the except block, so the failed run's tensors are released before emptying the cache.
+    comfy_env.empty_cache()
+    raise QAGANError(message)
 
 
 def _model_input() -> tuple:
@@ -86,13 +130,16 @@ class QAGANEnhance:
             return ([self.enhance(im, model, strength, mode, tile_size)[0] for im in image],)
         if image.dim() == 4 and image.shape[0] == 0:
             return (tensors.empty_like(image, tensors.out_channels(image)),)
-        model = _on_device(model)
         items = tensors.split(image)  # IMAGE [B,H,W,C] -> RGB [3,H,W] (+ alpha) per image
-        pbar = comfy_env.progress_bar(len(items))
-        enhanced = _run_cancellable(lambda: enhance(
+        options = enhance_options(mode, tile_size)
+        h, w = image.shape[-3:-1]
+        required = memory_required(model, h, w, mode, options.get("tile"), device=comfy_env.device())
+        # Progress inside each image too (stages or tiles): one photo can take tens of seconds.
+        pbar = comfy_env.progress_bar(len(items) * STEP_UNITS)
+        enhanced = _run_on_device(model, required, f"enhancing a {w}x{h} image", lambda: enhance(
             [rgb for rgb, _ in items], model, strength,
-            progress=lambda done, total: pbar.update_absolute(done, total),
-            should_stop=comfy_env.interrupted, **enhance_options(mode, tile_size),
+            on_step=lambda done, total, _stage: pbar.update_absolute(done, total),
+            should_stop=comfy_env.interrupted, **options,
         ))
         return (tensors.join([(y, alpha) for y, (_, alpha) in zip(enhanced, items, strict=True)]),)
 
@@ -150,10 +197,13 @@ class QAGANEnhanceFolder:
         mode: str = "auto", tile_size: int = 0, if_exists: str = "skip", preview_count: int = 4,
     ) -> tuple[str, list[torch.Tensor]]:
         src, dst = common.input_folder(input_folder), common.output_folder(output_folder)
-        model = _on_device(model)
         pbar = comfy_env.progress_bar(1)
-        report = _run_cancellable(lambda: enhance_folder(
-            src, dst, model, strength, enhance_options(mode, tile_size), if_exists, preview_count,
+        # Photo sizes are not known in advance: room for a full-size pass (automatic tile).
+        options = enhance_options(mode, tile_size)
+        required = memory_required(model, 1024, 1024, "exact", options.get("tile"),
+                                   device=comfy_env.device())
+        report = _run_on_device(model, required, "enhancing a folder", lambda: enhance_folder(
+            src, dst, model, strength, options, if_exists, preview_count,
             on_progress=lambda done, total, _path: pbar.update_absolute(done, total),
             should_stop=comfy_env.interrupted,
         ))
@@ -192,7 +242,6 @@ class QAGANDegrade:
     def degrade(
         self, image: torch.Tensor | list[torch.Tensor], low_quality_reference: torch.Tensor, model: QAGAN
     ) -> tuple[torch.Tensor | list[torch.Tensor]]:
-        model = _on_device(model)
         if isinstance(low_quality_reference, (list, tuple)):
             low_quality_reference = low_quality_reference[0]
         refs = [x for x, _ in tensors.split(low_quality_reference)]
@@ -213,4 +262,8 @@ class QAGANDegrade:
                 pbar.update_absolute(i + 1, len(items))
             return out
 
-        return (tensors.map_images(image, run),)
+        largest = max((im.shape[-3] * im.shape[-2] for im in
+                       (image if isinstance(image, (list, tuple)) else [image])), default=0)
+        required = estimate_bytes(largest, largest, weights=module_bytes(model))  # G_L: whole image
+        return (_run_on_device(model, required, "degrading",
+                               lambda: tensors.map_images(image, run)),)

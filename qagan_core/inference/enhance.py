@@ -11,24 +11,42 @@ Modes of ``enhance`` (see ``resolve_mode``):
   enhancement transferred to full resolution by a local affine colour
   transform (``fast.py``); keeps every full-resolution pixel of detail.
 - ``"auto"`` (default): fast when the long side exceeds ``working_size``, else exact.
+
+Progress inside one image (``enhance(on_step=...)``): the global transform, then
+every tile of a tiled pass, or every encoder and decoder stage of an untiled one
+(forward hooks, so the model code is untouched), then, in fast mode, the transfer
+to full resolution. A single photo of a few megapixels takes tens of seconds on a
+CPU, so a host's progress bar moves during it; cancellation is polled at each of
+these steps too.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import torch
 
 from ..devices import is_out_of_memory, pick_device
+from ..encoder import FEATURE_NAMES
 from ..errors import Cancelled, QAGANError
 from ..model.qagan import QAGAN, Transform
 from ..pixels import fit_long_side, long_side_shape, resize, row_strips, to_float, to_uint8
 from .fast import DEFAULT_EPS, DEFAULT_RADIUS, DEFAULT_WORKING_SIZE, transfer
-from .memory import BYTES_PER_PIXEL, memory_budget, run_with_oom_retry, tile_for_memory
+from .memory import (
+    AUTO_PASS_PIXELS,
+    BYTES_PER_PIXEL,
+    estimate_bytes,
+    memory_budget,
+    module_bytes,
+    run_with_oom_retry,
+    tile_for_memory,
+)
 from .tiling import ALIGN, RowSink, collect_rows, tiled_rows
 
 log = logging.getLogger("qagan")
+T = TypeVar("T")
 
 MODES = ("auto", "exact", "fast")
 PRECISIONS = ("auto", "float32", "bfloat16", "float16")
@@ -43,6 +61,15 @@ MAX_BATCH = 8
 Images = torch.Tensor | Sequence[torch.Tensor]
 ProgressFn = Callable[[int, int], None]
 StopFn = Callable[[], bool]
+# ``on_step(done, total, stage)``: progress of a whole ``enhance`` call, STEP_UNITS per image.
+StepFn = Callable[[int, int, str], None]
+# ``on_part(done, total, label)``: a tile, or a stage of an untiled network pass, has finished.
+PartFn = Callable[[int, int, str], None]
+STEP_UNITS = 1000
+# Share of one image's progress reached after the global transform, and after the network
+# pass in fast mode (the rest is the transfer to full resolution).
+GLOBAL_SHARE = 0.1
+FAST_NETWORK_SHARE = 0.7
 
 
 def _as_list(images: Images) -> tuple[list[torch.Tensor], bool]:
@@ -108,6 +135,39 @@ def prepare_model(model: QAGAN) -> QAGAN:
     return model
 
 
+def network_stages(model: QAGAN) -> list[tuple[str, torch.nn.Module]]:
+    """(label, module) for each stage of one G_H pass whose end is reported: the encoder's five
+    slices (up to relu1_1 ... relu5_1) and G_H's four decoder blocks. Empty for a stand-in
+    without them (tests)."""
+    encoder, g_h = getattr(model, "encoder", None), getattr(model, "g_h", None)
+    features, slices = getattr(encoder, "features", None), getattr(encoder, "slices", None)
+    stages: list[tuple[str, torch.nn.Module]] = []
+    if isinstance(features, torch.nn.Sequential) and slices is not None:
+        stages += [(f"encode {name}", features[rng[-1]])
+                   for name, rng in zip(FEATURE_NAMES, slices, strict=False)]
+    blocks = [getattr(g_h, name, None) for name in ("dec4", "dec3", "dec2", "dec1")]
+    if all(isinstance(b, torch.nn.Module) for b in blocks):
+        stages += [(f"decode {k + 1}/{len(blocks)}", b) for k, b in enumerate(blocks)]
+    return stages
+
+
+def _with_stage_reports(model: QAGAN, fn: Callable[[], T], on_part: PartFn | None) -> T:
+    """``fn()`` with ``on_part(k, n, label)`` called as each of the ``network_stages`` finishes."""
+    stages = network_stages(model) if on_part is not None else []
+    handles = []
+    for k, (label, module) in enumerate(stages):
+        def hook(_module: object, _inputs: object, _output: object, k: int = k, label: str = label) -> None:
+            assert on_part is not None
+            on_part(k + 1, len(stages), label)
+
+        handles.append(module.register_forward_hook(hook))
+    try:
+        return fn()
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def run_network_rows(
     model: QAGAN,
     x: torch.Tensor,
@@ -116,7 +176,7 @@ def run_network_rows(
     tile: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
     dtype: torch.dtype = torch.float32,
-    on_tile: ProgressFn | None = None,
+    on_part: PartFn | None = None,
     reserved: int = 0,
 ) -> None:
     """G_H on ``x`` ``[B,3,H,W]`` (float or uint8, on the model's device) at full resolution; the
@@ -125,7 +185,9 @@ def run_network_rows(
     ``tile``: None = untiled when the pass fits the memory budget (``reserved``:
     bytes of full-size buffers already held), else the largest square tile that
     does; 0 = untiled. On out-of-memory the pass is retried with tiles half as
-    large, down to the minimum tile.
+    large, down to the minimum tile. ``on_part(done, total, label)`` is called after
+    each tile (label ``"tile k/n"``), or after each stage of an untiled pass
+    (``network_stages``).
     """
     b, _, h, w = x.shape
     untiled = max(h, w) + (-max(h, w)) % ALIGN  # a "tile" holding the whole image
@@ -141,11 +203,15 @@ def run_network_rows(
         with torch.autocast(x.device.type, dtype=dtype, enabled=dtype != torch.float32):
             return model.enhance_tensor(t, transform).float()
 
+    def tile_done(count: int, total: int) -> None:
+        if on_part is not None:
+            on_part(count, total, f"tile {count}/{total}")
+
     def attempt(size: int) -> None:
         if h <= size and w <= size:
-            emit(0, h, net(x))
+            emit(0, h, _with_stage_reports(model, lambda: net(x), on_part))
         else:
-            tiled_rows(net, x, size, overlap, emit, on_tile)
+            tiled_rows(net, x, size, overlap, emit, tile_done)
 
     run_with_oom_retry(attempt, tile)
 
@@ -157,12 +223,12 @@ def run_network(
     tile: int | None = None,
     overlap: int = DEFAULT_OVERLAP,
     dtype: torch.dtype = torch.float32,
-    on_tile: ProgressFn | None = None,
+    on_part: PartFn | None = None,
     reserved: int = 0,
 ) -> torch.Tensor:
     """``run_network_rows`` collected into one float32 tensor ``[B,3,H,W]``."""
     return collect_rows(lambda emit: run_network_rows(model, x, transform, emit, tile, overlap, dtype,
-                                                      on_tile, reserved), x.shape[-2])
+                                                      on_part, reserved), x.shape[-2])
 
 
 def _storage_bytes(x: torch.Tensor) -> int:
@@ -178,7 +244,7 @@ def _enhance_batch(
     overlap: int,
     working_size: int,
     dtype: torch.dtype,
-    on_tile: ProgressFn | None,
+    on_stage: Callable[[float, str], None],
     out_dtype: torch.dtype,
 ) -> torch.Tensor:
     """Enhance ``x`` ``[B,3,H,W]`` (float or uint8) already on the model's device; clamped result
@@ -186,7 +252,8 @@ def _enhance_batch(
 
     The result is produced strip by strip of rows into a buffer of its own
     dtype: besides the input and that buffer, nothing of the image's full size
-    is allocated (fast mode and tiled exact mode).
+    is allocated (fast mode and tiled exact mode). ``on_stage(fraction, label)`` is called as
+    each step finishes, with the fraction of this batch's work done (module docstring).
     """
     h, w = x.shape[-2:]
     out = torch.empty(x.shape, dtype=out_dtype, device=x.device)
@@ -199,13 +266,24 @@ def _enhance_batch(
             y = xc + float(strength) * (y - xc)
         out[:, :, r0:r1] = to_uint8(y) if out_dtype == torch.uint8 else y
 
+    def parts(start: float, end: float) -> PartFn:
+        def on_part(done: int, total: int, label: str) -> None:
+            on_stage(start + (end - start) * done / max(1, total), label)
+        return on_part
+
     transform = model.global_transform(x)
+    on_stage(GLOBAL_SHARE, "global transform")
     if resolve_mode(mode, h, w, working_size) == "exact":
-        run_network_rows(model, x, transform, finish, tile, overlap, dtype, on_tile, reserved)
+        run_network_rows(model, x, transform, finish, tile, overlap, dtype, parts(GLOBAL_SHARE, 1.0),
+                         reserved)
+        on_stage(1.0, "network")
     else:
         x_lo = resize(x, long_side_shape(h, w, working_size))
-        y_lo = run_network(model, x_lo, transform, tile, overlap, dtype, on_tile, reserved)
+        y_lo = run_network(model, x_lo, transform, tile, overlap, dtype,
+                           parts(GLOBAL_SHARE, FAST_NETWORK_SHARE), reserved)
+        on_stage(FAST_NETWORK_SHARE, "network at working size")
         transfer(model, x, x_lo, y_lo, transform, finish, DEFAULT_RADIUS, DEFAULT_EPS)
+        on_stage(1.0, "transfer to full resolution")
     return out
 
 
@@ -221,6 +299,36 @@ def _batch_size(model: QAGAN, h: int, w: int, mode: str, working_size: int, dtyp
     return max(1, min(MAX_BATCH, memory_budget(model.device) // per_image))
 
 
+def memory_required(
+    model: QAGAN,
+    height: int,
+    width: int,
+    mode: str = "auto",
+    tile: int | None = None,
+    working_size: int = DEFAULT_WORKING_SIZE,
+    precision: str = "auto",
+    device: torch.device | None = None,
+) -> int:
+    """Estimated bytes ``enhance`` needs on ``device`` (default: the model's) for one image of
+    ``height`` x ``width``: the model's weights, the image's input and result buffers and one
+    network pass (``memory.estimate_bytes``): of the given tile, of the working-size image in
+    fast mode, else of the whole image up to ``AUTO_PASS_PIXELS`` (an automatic tile follows
+    the memory actually free). What a host frees before the run (ComfyUI's ``free_memory``).
+    """
+    device = device if device is not None else model.device
+    dtype = autocast_dtype(precision, device)
+    if resolve_mode(mode, height, width, working_size) == "fast":
+        lo_h, lo_w = long_side_shape(height, width, working_size)
+        pixels = lo_h * lo_w
+    else:
+        pixels = height * width
+    if tile:
+        pixels = min(pixels, tile * tile)
+    elif tile is None:
+        pixels = min(pixels, AUTO_PASS_PIXELS)
+    return estimate_bytes(pixels, height * width, dtype, module_bytes(model))
+
+
 def enhance(
     images: Images,
     model: QAGAN,
@@ -234,6 +342,7 @@ def enhance(
     batch_size: int | None = None,
     precision: str = "auto",
     out_dtype: torch.dtype = torch.float32,
+    on_step: StepFn | None = None,
 ) -> torch.Tensor | list[torch.Tensor]:
     """Enhance RGB images with G_H; each output has its input's size.
 
@@ -248,8 +357,12 @@ def enhance(
     memory, 0 = untiled. ``batch_size``: images of one size per network pass
     (None = 1 on CPU, else from free memory up to 8). ``precision``: ``"auto"`` (bfloat16 on
     CUDA, else float32), ``"float32"``, ``"bfloat16"`` or ``"float16"``.
-    ``progress(done, total)`` is called per image; ``should_stop()`` is polled
-    per batch and per tile and raises ``Cancelled``.
+    ``progress(done, total)`` is called per image. ``on_step(done, total, stage)``
+    reports progress inside each image: ``total`` is ``STEP_UNITS`` per image,
+    ``done`` never decreases, and it is called after the global transform, after
+    each tile (``stage`` ``"tile k/n"``) or each encoder/decoder stage of an untiled
+    pass, and after the transfer in fast mode (module docstring). ``should_stop()``
+    is polled per batch, per tile and per stage and raises ``Cancelled``.
     """
     if out_dtype not in (torch.float32, torch.uint8):
         raise QAGANError(f"out_dtype must be torch.float32 or torch.uint8, got {out_dtype}")
@@ -271,6 +384,7 @@ def enhance(
             raise Cancelled(f"enhancement cancelled after {done} of {len(items)} images")
 
     out: list[torch.Tensor] = []
+    reported = [0]  # the last ``done`` given to on_step
     with torch.inference_mode():
         i = 0
         while i < len(items):
@@ -285,12 +399,15 @@ def enhance(
                 x = items[i].to(device=device)[None]
             else:
                 x = torch.stack([t.to(device=device) for t in items[i:j]])
-            done = i
 
-            def on_tile(_count: int, _total: int, done: int = done) -> None:
-                check_stop(done)
+            def on_stage(fraction: float, stage: str, first: int = i, count: int = j - i) -> None:
+                check_stop(first)
+                if on_step is not None:
+                    units = first * STEP_UNITS + round(count * STEP_UNITS * min(1.0, fraction))
+                    reported[0] = max(reported[0], units)  # a retry with smaller tiles never goes back
+                    on_step(reported[0], len(items) * STEP_UNITS, stage)
 
-            y = _enhance_batch(x, model, strength, mode, tile, overlap, working_size, dtype, on_tile,
+            y = _enhance_batch(x, model, strength, mode, tile, overlap, working_size, dtype, on_stage,
                                out_dtype)
             out.extend(yk.to(items[i + k].device) for k, yk in enumerate(y))
             i = j

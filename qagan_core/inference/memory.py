@@ -29,6 +29,9 @@ MEMORY_FRACTION = {"cuda": 0.6, "cpu": 0.4}
 MEMORY_CAP = {"cuda": 24 * 2**30, "cpu": 2**31}
 MAX_TILE = 2048
 FALLBACK_AVAILABLE = 4 * 2**30
+# Pixels of the network pass assumed by ``estimate_bytes`` when the tile is automatic: the pass
+# then follows the memory actually free, so a host need not free room for a whole large photo.
+AUTO_PASS_PIXELS = 1024 * 1024
 
 T = TypeVar("T")
 
@@ -78,6 +81,32 @@ def auto_tile(
     return tile_for_memory(memory_budget(device, available), dtype)
 
 
+def module_bytes(module: torch.nn.Module) -> int:
+    """Bytes of a module's parameters and buffers (its weights on the device)."""
+    return sum(t.nbytes for t in module.state_dict().values())
+
+
+def estimate_bytes(
+    pass_pixels: int,
+    image_pixels: int = 0,
+    dtype: torch.dtype = torch.float32,
+    weights: int = 0,
+    image_bytes_per_pixel: int = 3 * (4 + 4),
+) -> int:
+    """Device memory an enhancement needs: ``weights`` (``module_bytes`` of the model), one
+    network pass of ``pass_pixels`` (``BYTES_PER_PIXEL``) and the image's full-size input and
+    result buffers (``image_pixels``, float32 in and out by default)."""
+    per_pixel = BYTES_PER_PIXEL.get(dtype, BYTES_PER_PIXEL[torch.float32])
+    return int(weights + pass_pixels * per_pixel + image_pixels * image_bytes_per_pixel)
+
+
+def out_of_memory_message(what: str, device: torch.device | str | None = None) -> str:
+    """The one message for an out-of-memory failure: what failed, and what to do."""
+    where = f" on {device}" if device is not None else ""
+    return (f"out of memory {what}{where}; free memory on the device (other models, other "
+            "programs), use mode='fast' or a smaller tile size, or run on the CPU")
+
+
 def free_cached_memory() -> None:
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
@@ -102,10 +131,7 @@ def run_with_oom_retry(
                 raise
             smaller = max(min_tile, round_down(tile // 2, ALIGN))
             if smaller >= tile:
-                raise QAGANError(
-                    f"out of memory even with {tile}-pixel tiles; free memory on the device, "
-                    "use mode='fast' or run on the CPU"
-                ) from exc
+                raise QAGANError(out_of_memory_message(f"even with {tile}-pixel tiles")) from exc
         # Outside the except block, so the failed attempt's tensors are released first.
         free_cached_memory()
         if on_retry is not None:
