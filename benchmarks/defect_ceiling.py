@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         if (it + 1) % 1000 == 0:
             with torch.no_grad():
                 held = gain(apply_curve(x_held, *head.from_summary(s_held)), x_held, t_held)
-            print(f"it {it + 1}: loss {float(loss.detach()):.5f}, held-out contents {float(held.mean()):+.2f} dB "
+            print(f"it {it + 1}: loss {float(loss.detach()):.5f}, "
+                  f"held-out contents {float(held.mean()):+.2f} dB "
                   f"({int((held > 0).sum())}/{len(held)} improved)", flush=True)
 
     pairs = test_pairs(out)
