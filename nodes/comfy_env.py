@@ -1,10 +1,11 @@
-"""The one place that talks to ComfyUI (folder_paths, comfy.utils, comfy.model_management).
+"""The one place that talks to ComfyUI (folder_paths, comfy.utils, comfy.model_management, server).
 
 Inside ComfyUI every function here uses ComfyUI's own module. Without ComfyUI
-(tests, CI, plain Python) plain stand-ins are used: folders under a base folder
-chosen with ``use_standalone(base)``, the CPU as device, a progress bar that
-records its updates, and an interrupt flag set with ``request_interrupt()``.
-ComfyUI modules are imported lazily so importing the pack stays cheap.
+(plain Python) plain fallbacks are used: folders under ``STANDALONE_BASE``
+(input/, output/, models/qagan/ in the temporary folder), the CPU as device, no
+Cancel, a progress bar and node texts that show nothing. ComfyUI modules are
+imported lazily so importing the pack stays cheap. (The node tests install a
+fake ComfyUI, tests/nodes/fake_comfy.py, so they run the ComfyUI code path.)
 """
 
 from __future__ import annotations
@@ -22,39 +23,15 @@ from ..qagan_core import Cancelled, is_encoder_file_name
 
 MODEL_FOLDER = "qagan"
 MODEL_EXTENSIONS = {".safetensors"}
-
-
-class _Standalone:
-    """Stand-in state used when ComfyUI is not importable."""
-
-    base = Path(tempfile.gettempdir()) / "qagan_comfy_standalone"
-    forced = False
-    interrupted = False
-    progress: list[tuple[int, int, Any]] = []  # noqa: RUF012 - shared on purpose (tests read it)
-    texts: list[tuple[str | None, str]] = []  # noqa: RUF012 - shared on purpose (tests read it)
+STANDALONE_BASE = Path(tempfile.gettempdir()) / "qagan_comfy_standalone"
 
 
 def _module(name: str) -> ModuleType | None:
     """A ComfyUI module, or None when running without ComfyUI."""
-    if _Standalone.forced:
-        return None
     try:
         return importlib.import_module(name)
     except ImportError:
         return None
-
-
-def use_standalone(base: str | os.PathLike) -> None:
-    """Use plain folders under ``base`` (input/, output/, models/qagan/) instead of ComfyUI's."""
-    _Standalone.base = Path(base)
-    _Standalone.forced = True
-    _Standalone.interrupted = False
-    _Standalone.progress = []
-    _Standalone.texts = []
-
-
-def in_comfyui() -> bool:
-    return _module("folder_paths") is not None
 
 
 # ------------------------------------------------------------------ folders
@@ -74,7 +51,7 @@ def model_dir() -> Path:
     """The folder models are written to (the first registered models/qagan folder)."""
     fp = _module("folder_paths")
     if fp is None:
-        folder = _Standalone.base / "models" / MODEL_FOLDER
+        folder = STANDALONE_BASE / "models" / MODEL_FOLDER
     else:
         register_model_folder()
         folder = Path(fp.get_folder_paths(MODEL_FOLDER)[0])
@@ -110,12 +87,12 @@ def model_path(name: str) -> Path:
 
 def input_dir() -> Path:
     fp = _module("folder_paths")
-    return Path(fp.get_input_directory()) if fp is not None else _Standalone.base / "input"
+    return Path(fp.get_input_directory()) if fp is not None else STANDALONE_BASE / "input"
 
 
 def output_dir() -> Path:
     fp = _module("folder_paths")
-    return Path(fp.get_output_directory()) if fp is not None else _Standalone.base / "output"
+    return Path(fp.get_output_directory()) if fp is not None else STANDALONE_BASE / "output"
 
 
 # ------------------------------------------------------------- execution
@@ -158,16 +135,7 @@ def empty_cache() -> None:
 def interrupted() -> bool:
     """Whether the user pressed Cancel (does not clear the request)."""
     mm = _module("comfy.model_management")
-    return mm.processing_interrupted() if mm is not None else _Standalone.interrupted
-
-
-def request_interrupt(value: bool = True) -> None:
-    """Stand-in for ComfyUI's Cancel button (tests)."""
-    mm = _module("comfy.model_management")
-    if mm is not None:
-        mm.interrupt_current_processing(value)
-    else:
-        _Standalone.interrupted = value
+    return mm.processing_interrupted() if mm is not None else False
 
 
 def interrupt_error() -> BaseException:
@@ -176,7 +144,6 @@ def interrupt_error() -> BaseException:
     if mm is not None:
         mm.interrupt_current_processing(False)
         return mm.InterruptProcessingException()
-    _Standalone.interrupted = False
     return Cancelled("cancelled by the user")
 
 
@@ -185,44 +152,28 @@ def is_interrupt_error(exc: BaseException) -> bool:
     return mm is not None and isinstance(exc, mm.InterruptProcessingException)
 
 
-class _RecordingProgressBar:
-    """Stand-in for comfy.utils.ProgressBar: records (value, total, preview)."""
+class _NullProgressBar:
+    """Stand-in for comfy.utils.ProgressBar without ComfyUI: shows nothing."""
 
     def __init__(self, total: int) -> None:
         self.total = total
-        self.current = 0
 
     def update_absolute(self, value: int, total: int | None = None, preview: Any = None) -> None:
-        if total is not None:
-            self.total = total
-        self.current = min(value, self.total)
-        _Standalone.progress.append((self.current, self.total, preview))
+        pass
 
     def update(self, value: int) -> None:
-        self.update_absolute(self.current + value)
+        pass
 
 
 def progress_bar(total: int) -> Any:
-    """comfy.utils.ProgressBar(total), or a recording stand-in."""
+    """comfy.utils.ProgressBar(total), or one that shows nothing without ComfyUI."""
     utils = _module("comfy.utils")
-    return utils.ProgressBar(total) if utils is not None else _RecordingProgressBar(total)
+    return utils.ProgressBar(total) if utils is not None else _NullProgressBar(total)
 
 
 def show_text(node_id: str | None, text: str) -> None:
-    """Text shown on the node in ComfyUI's UI (the server's progress-text message); recorded
-    by the stand-in (``recorded_texts``)."""
+    """Text shown on the node in ComfyUI's UI (the server's progress-text message); nothing
+    without ComfyUI or without a node id."""
     server = _module("server")
     if server is not None and node_id is not None:
         server.PromptServer.instance.send_progress_text(text, node_id)
-    else:
-        _Standalone.texts.append((node_id, text))
-
-
-def recorded_texts() -> list[tuple[str | None, str]]:
-    """(node id, text) shown by ``show_text`` since ``use_standalone`` (tests)."""
-    return _Standalone.texts
-
-
-def recorded_progress() -> list[tuple[int, int, Any]]:
-    """Updates of stand-in progress bars since ``use_standalone`` (tests)."""
-    return _Standalone.progress

@@ -22,7 +22,6 @@ from qagan_core.inference.fast import apply_local_affine, fit_local_affine
 from qagan_core.inference.memory import (
     MAX_TILE,
     MIN_TILE,
-    auto_tile,
     is_out_of_memory,
     memory_budget,
     run_with_oom_retry,
@@ -184,11 +183,11 @@ def test_tile_size_from_memory() -> None:
     assert mid % 16 == 0 and MIN_TILE < mid < MAX_TILE
     assert tile_for_memory(2 * 2**30, torch.bfloat16) > mid  # 16-bit activations: larger tiles
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    sizes = [auto_tile(cpu, available=gb * 2**30) for gb in (1, 2, 4, 64)]
+    sizes = [tile_for_memory(memory_budget(cpu, available=gb * 2**30)) for gb in (1, 2, 4, 64)]
     assert sizes == sorted(sizes) and sizes[0] < sizes[-1]
     assert memory_budget(cpu, available=64 * 2**30) <= 3 * 2**30  # CPU tiles stay bounded
     assert memory_budget(cuda, available=10 * 2**30) == 6 * 2**30
-    assert auto_tile(cuda, available=80 * 2**30) == MAX_TILE
+    assert tile_for_memory(memory_budget(cuda, available=80 * 2**30)) == MAX_TILE
 
 
 def test_oom_retry_shrinks_tiles() -> None:

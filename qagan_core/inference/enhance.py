@@ -28,7 +28,7 @@ from typing import TypeVar
 
 import torch
 
-from ..devices import is_out_of_memory, pick_device
+from ..devices import is_out_of_memory
 from ..encoder import FEATURE_NAMES
 from ..errors import Cancelled, QAGANError
 from ..model.qagan import QAGAN, Transform
@@ -454,7 +454,3 @@ def degrade(
     if isinstance(high_images, torch.Tensor) and high_images.dim() == 3:
         return out[0]
     return torch.stack(out) if stacked else out
-
-
-def to_device(model: QAGAN, device: str | torch.device | None) -> QAGAN:
-    return model.to(pick_device(device))

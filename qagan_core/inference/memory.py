@@ -74,13 +74,6 @@ def memory_budget(device: torch.device, available: int | None = None, reserved: 
     return int(max(0, min(available * MEMORY_FRACTION[kind], MEMORY_CAP[kind] - reserved)))
 
 
-def auto_tile(
-    device: torch.device, dtype: torch.dtype = torch.float32, available: int | None = None
-) -> int:
-    """Tile size for ``device`` from its available memory."""
-    return tile_for_memory(memory_budget(device, available), dtype)
-
-
 def module_bytes(module: torch.nn.Module) -> int:
     """Bytes of a module's parameters and buffers (its weights on the device)."""
     return sum(t.nbytes for t in module.state_dict().values())

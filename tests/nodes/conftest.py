@@ -2,18 +2,21 @@
 
 The repository root is imported as a package named ``comfyui-qagan`` (a name with
 a hyphen, as a clone into ComfyUI/custom_nodes might be called), which proves the
-pack only uses relative imports. ComfyUI's folders are plain folders under a
-temporary directory (``comfy_env.use_standalone``).
+pack only uses relative imports. ComfyUI itself is a fake (fake_comfy.py, installed into
+``sys.modules`` for each test that asks for ``comfy_env`` or ``comfyui``), so the tests run the
+pack's ComfyUI code path; its folders are plain folders under a temporary directory.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, SimpleNamespace
 
 import pytest
 import torch
+from fake_comfy import FakeComfyUI, install
 from helpers import PACK_NAME, ROOT, load_pack  # noqa: F401 - re-exported to the node tests
 
 
@@ -23,10 +26,17 @@ def pack() -> ModuleType:
 
 
 @pytest.fixture
-def comfy_env(pack: ModuleType, tmp_path: Path) -> ModuleType:
-    env = sys.modules[f"{PACK_NAME}.nodes.comfy_env"]
-    env.use_standalone(tmp_path / "comfy")
-    return env
+def comfyui(tmp_path: Path) -> Iterator[FakeComfyUI]:
+    """A fake ComfyUI in ``sys.modules`` for this test (its own MonkeyPatch, so a test's
+    ``monkeypatch.undo()`` leaves it in place); what it recorded."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield install(tmp_path / "comfy", mp)
+
+
+@pytest.fixture
+def comfy_env(pack: ModuleType, comfyui: FakeComfyUI) -> ModuleType:
+    """The pack's comfy_env module, talking to the fake ComfyUI."""
+    return sys.modules[f"{PACK_NAME}.nodes.comfy_env"]
 
 
 def write_photos(folder: Path, count: int, size: tuple[int, int] = (40, 48), seed: int = 0) -> list[Path]:

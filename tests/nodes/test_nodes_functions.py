@@ -1,4 +1,4 @@
-"""Each node function on ComfyUI-format tensors ``[B, H, W, C]`` (no ComfyUI needed)."""
+"""Each node function on ComfyUI-format tensors ``[B, H, W, C]`` (a fake ComfyUI: fake_comfy.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 import torch
 from conftest import PACK_NAME
+from fake_comfy import InterruptProcessingException
 
 
 def core() -> ModuleType:
@@ -25,13 +26,13 @@ def images(b: int, h: int, w: int, c: int = 3, seed: int = 0) -> torch.Tensor:
 
 
 # ------------------------------------------------------------------ Enhance
-def test_enhance_batch_keeps_size_and_reports_progress(pack, comfy_env, tiny_model) -> None:
+def test_enhance_batch_keeps_size_and_reports_progress(pack, comfyui, tiny_model) -> None:
     x = images(2, 20, 28)
     (y,) = node(pack, "QAGANEnhance").enhance(x, tiny_model, 1.0)
     assert y.shape == x.shape and y.dtype == torch.float32
     assert 0 <= float(y.min()) and float(y.max()) <= 1
     assert not torch.allclose(y, x)
-    assert comfy_env.recorded_progress()[-1][:2] == (2000, 2000)  # per image and inside it
+    assert comfyui.progress[-1][:2] == (2000, 2000)  # per image and inside it
 
 
 def test_enhance_strength_zero_is_identity(pack, comfy_env, tiny_model) -> None:
@@ -62,9 +63,9 @@ def test_enhance_list_of_different_sizes(pack, comfy_env, tiny_model) -> None:
     assert [tuple(y.shape) for y in ys] == [(1, 16, 16, 3), (2, 24, 20, 3)]
 
 
-def test_enhance_honours_interruption(pack, comfy_env, tiny_model) -> None:
-    comfy_env.request_interrupt()
-    with pytest.raises(core().Cancelled):
+def test_enhance_honours_interruption(pack, comfyui, comfy_env, tiny_model) -> None:
+    comfyui.press_cancel()
+    with pytest.raises(InterruptProcessingException):
         node(pack, "QAGANEnhance").enhance(images(2, 16, 16), tiny_model, 1.0)
     assert not comfy_env.interrupted()  # the request is consumed, as ComfyUI does
 
@@ -206,7 +207,8 @@ def test_input_subfolders_are_the_photo_folders(pack, comfy_dirs) -> None:
 
 
 # -------------------------------------------------------------------- Train
-def test_train_cancel_saves_state_and_requeue_resumes(pack, comfy_env, comfy_dirs, monkeypatch) -> None:
+def test_train_cancel_saves_state_and_requeue_resumes(
+        pack, comfyui, comfy_env, comfy_dirs, monkeypatch) -> None:
     """Cancel after step 1 saves the state; queueing again continues at step 2.
 
     Runs under torch.inference_mode(), as ComfyUI runs nodes.
@@ -217,26 +219,26 @@ def test_train_cancel_saves_state_and_requeue_resumes(pack, comfy_env, comfy_dir
     train = node(pack, "QAGANTrain")
     # Press Cancel once the bar has shown step 1's preview.
     def cancelled() -> bool:
-        return any(p[2] is not None for p in comfy_env.recorded_progress())
+        return any(p[2] is not None for p in comfyui.progress)
 
     monkeypatch.setattr(comfy_env, "interrupted", cancelled)
-    with torch.inference_mode(), pytest.raises(core().Cancelled):
+    with torch.inference_mode(), pytest.raises(InterruptProcessingException):
         train.train("qagan_low", "qagan_high", "resumable", steps=2, unique_id="7", **settings)
-    node_id, text = comfy_env.recorded_texts()[-1]
+    node_id, text = comfyui.texts[-1]
     assert node_id == "7" and re.fullmatch(
         r"cancelled at step 1 after [\d a-z]+; saved resumable.safetensors and its training state: "
         r"queue again with resume 'auto' to continue", text), text
     state = comfy_dirs.models / "resumable.state.safetensors"
     assert state.is_file() and (comfy_dirs.models / "resumable.safetensors").is_file()
     assert core().read_model_info(state)["training"]["steps"] == 1
-    previews = [p[2] for p in comfy_env.recorded_progress() if p[2] is not None]
+    previews = [p[2] for p in comfyui.progress if p[2] is not None]
     assert previews and previews[0][0] == "JPEG" and previews[0][2] == 512
 
     monkeypatch.undo()
     with torch.inference_mode():
         model, curve, loss = train.train("qagan_low", "qagan_high", "resumable", steps=2, unique_id="7",
                                          **settings)
-    texts = [text for node_id, text in comfy_env.recorded_texts() if node_id == "7"]
+    texts = [text for node_id, text in comfyui.texts if node_id == "7"]
     assert re.fullmatch(r"step 2/2 · \d+\.\d\d s/step · about 0 s left", texts[-2]), texts
     assert re.fullmatch(r"done: step 2 in [\d a-z]+; saved models/qagan/resumable.safetensors", texts[-1])
     assert model.info["training"]["steps"] == 2

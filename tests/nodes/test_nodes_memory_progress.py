@@ -1,5 +1,5 @@
-"""Enhance's progress inside one image, and its use of ComfyUI's model management (a fake
-``comfy.model_management``: no ComfyUI needed)."""
+"""Enhance's progress inside one image, and its use of ComfyUI's model management (the fake
+ComfyUI of fake_comfy.py: no ComfyUI needed)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from types import ModuleType, SimpleNamespace
 import pytest
 import torch
 from conftest import PACK_NAME
+from fake_comfy import InterruptProcessingException
 
 TORCH_DEVICE = torch.device("cpu", 0)  # stands for the GPU: a device the model is moved to and back
 OFFLOAD_DEVICE = torch.device("cpu")
@@ -25,10 +26,10 @@ def enhance_node(pack: ModuleType):
 
 # ------------------------------------------------------------------ progress
 @pytest.mark.parametrize("tile_size", [0, 64])  # automatic (untiled here), tiled
-def test_enhancing_one_image_reports_progress_during_it(pack, comfy_env, tiny_model, tile_size) -> None:
+def test_enhancing_one_image_reports_progress_during_it(pack, comfyui, tiny_model, tile_size) -> None:
     x = images(1, 96, 160)
     enhance_node(pack).enhance(x, tiny_model, 1.0, "exact", tile_size)
-    updates = [(value, total) for value, total, _ in comfy_env.recorded_progress()]
+    updates = [(value, total) for value, total, _ in comfyui.progress]
     assert len(updates) > 1, updates
     total = updates[-1][1]
     values = [v for v, _ in updates]
@@ -36,53 +37,21 @@ def test_enhancing_one_image_reports_progress_during_it(pack, comfy_env, tiny_mo
     assert sum(0 < v < total for v in values) >= 3  # the bar moves while the one image runs
 
 
-def test_batch_progress_reaches_each_image(pack, comfy_env, tiny_model) -> None:
+def test_batch_progress_reaches_each_image(pack, comfyui, tiny_model) -> None:
     enhance_node(pack).enhance(images(2, 20, 28), tiny_model, 1.0)
-    updates = [(value, total) for value, total, _ in comfy_env.recorded_progress()]
+    updates = [(value, total) for value, total, _ in comfyui.progress]
     total = updates[-1][1]
     assert (total // 2, total) in updates and updates[-1] == (total, total)
 
 
 # --------------------------------------------------------- model management
-class FakeModelManagement(ModuleType):
-    """The parts of comfy.model_management the pack uses, recording what it is asked."""
-
-    class InterruptProcessingException(Exception):
-        pass
-
-    def __init__(self, events: list) -> None:
-        super().__init__("comfy.model_management")
-        self.events = events
-        self.vram_state = SimpleNamespace(name="NORMAL_VRAM")
-        self.interrupted = False
-
-    def get_torch_device(self) -> torch.device:
-        return TORCH_DEVICE
-
-    def unet_offload_device(self) -> torch.device:
-        return OFFLOAD_DEVICE
-
-    def free_memory(self, memory_required: int, device: torch.device, keep_loaded=()) -> list:
-        self.events.append(("free_memory", memory_required, device))
-        return []
-
-    def soft_empty_cache(self, force: bool = False) -> None:
-        self.events.append(("soft_empty_cache",))
-
-    def processing_interrupted(self) -> bool:
-        return self.interrupted
-
-    def interrupt_current_processing(self, value: bool = True) -> None:
-        self.interrupted = value
-
-
 @pytest.fixture
-def managed(comfy_env, tiny_model, monkeypatch) -> Iterator[SimpleNamespace]:
-    """A fake model management, the model's moves (``("to", device)``) and its forward passes
-    (``("forward",)``) recorded in one list of events."""
-    events: list = []
-    mm = FakeModelManagement(events)
-    monkeypatch.setattr(comfy_env, "_module", lambda name: mm if name == "comfy.model_management" else None)
+def managed(comfyui, tiny_model, monkeypatch) -> Iterator[SimpleNamespace]:
+    """The fake model management (its device ``TORCH_DEVICE``), the model's moves
+    (``("to", device)``) and its forward passes (``("forward",)``) recorded in its list of events."""
+    events = comfyui.events
+    mm = comfyui.mm
+    mm.torch_device, mm.offload_device = TORCH_DEVICE, OFFLOAD_DEVICE
     original_to = torch.nn.Module.to
 
     def to(self, *args, **kwargs):
@@ -146,7 +115,7 @@ def test_model_returns_to_the_offload_device_after_an_error_mid_run(pack, manage
 
 def test_model_returns_to_the_offload_device_after_cancel_mid_run(pack, managed, tiny_model) -> None:
     managed.on_forward(lambda: managed.mm.interrupt_current_processing(True))  # Cancel pressed
-    with pytest.raises(FakeModelManagement.InterruptProcessingException):
+    with pytest.raises(InterruptProcessingException):
         enhance_node(pack).enhance(images(1, 40, 48), tiny_model, 1.0)
     _check_freed_then_returned(managed.events)
     assert not managed.mm.interrupted  # the request is consumed, as ComfyUI does

@@ -22,7 +22,7 @@ def test_the_node_writes_durations_as_the_library_does(pack) -> None:
     assert not hasattr(train_node, "_duration")
 
 
-def test_queueing_a_finished_training_again_says_nothing_is_left(pack, comfy_env, comfy_dirs, caplog) -> None:
+def test_queueing_a_finished_training_again_says_nothing_is_left(pack, comfyui, comfy_dirs, caplog) -> None:
     """Resume 'auto' of a model already at its target step: a clear status text and log line,
     and the model is still returned."""
     common = _module("nodes.common")
@@ -31,12 +31,12 @@ def test_queueing_a_finished_training_again_says_nothing_is_left(pack, comfy_env
     train = pack.NODE_CLASS_MAPPINGS["QAGANTrain"]()
     with torch.inference_mode():
         train.train("qagan_low", "qagan_high", "finished", **settings)
-        assert comfy_env.recorded_texts()[-1][1].startswith("done: step 1 in ")
+        assert comfyui.texts[-1][1].startswith("done: step 1 in ")
         with caplog.at_level(logging.WARNING, logger="qagan"):
             model, _, loss = train.train("qagan_low", "qagan_high", "finished", **settings)
     expected = ("nothing left to train: finished is already at step 1 of 1; raise steps or set "
                 "minutes to train more")
-    assert comfy_env.recorded_texts()[-1] == ("3", expected)
+    assert comfyui.texts[-1] == ("3", expected)
     assert expected in caplog.text
     assert model.info["training"]["steps"] == 1 and len(loss["loss"]) == 2
 
