@@ -46,6 +46,23 @@ def _unprefixed(prefix: str, tensors: dict[str, torch.Tensor]) -> dict[str, torc
     return {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
 
 
+def optimizer_tensors(prefix: str, state: dict[int, dict[str, Any]]) -> dict[str, torch.Tensor]:
+    """A torch optimizer's per-parameter ``state`` as tensors named ``prefix.<param>.<field>``."""
+    return {f"{prefix}.{pid}.{key}": torch.as_tensor(value).detach().cpu().clone()
+            for pid, pstate in state.items() for key, value in pstate.items()}
+
+
+def optimizer_param_state(
+    prefix: str, tensors: dict[str, torch.Tensor]
+) -> dict[int, dict[str, torch.Tensor]]:
+    """The per-parameter state ``optimizer_tensors`` wrote (ValueError for a malformed name)."""
+    per_param: dict[int, dict[str, torch.Tensor]] = {}
+    for key, value in _unprefixed(prefix, tensors).items():
+        pid, field_name = key.split(".", 1)
+        per_param.setdefault(int(pid), {})[field_name] = value
+    return per_param
+
+
 def write_safetensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict) -> Path:
     """Serialise and write atomically; ``meta`` values are JSON-encoded unless strings."""
     strmeta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
@@ -298,9 +315,7 @@ def save_training_state(path: str | os.PathLike, state: TrainingState) -> Path:
     groups = {}
     for name in OPTIMIZERS:
         sd = state.optimizers[name]
-        for pid, pstate in sd["state"].items():
-            for key, value in pstate.items():
-                tensors[f"{name}.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
+        tensors.update(optimizer_tensors(name, sd["state"]))
         groups[name] = [dict(g) for g in sd["param_groups"]]
     for name in HISTORY_BUFFERS:
         images = state.history_images.get(name)
@@ -352,11 +367,8 @@ def read_training_state(path: str | os.PathLike) -> TrainingState:
     groups = _json(meta, "param_groups", path)
     optimizers: dict[str, dict[str, Any]] = {}
     for name in OPTIMIZERS:
-        per_param: dict[int, dict[str, torch.Tensor]] = {}
         try:
-            for key, value in _unprefixed(name, tensors).items():
-                pid, field_name = key.split(".", 1)
-                per_param.setdefault(int(pid), {})[field_name] = value
+            per_param = optimizer_param_state(name, tensors)
             param_groups = [{**g, "betas": tuple(g["betas"])} for g in groups[name]]
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelFileError(f"{path} has a damaged {name} optimizer state ({exc})") from exc

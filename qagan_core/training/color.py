@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import torch
 
+from ..checkpoints import optimizer_param_state, optimizer_tensors
 from ..model import QAGAN, apply_curve, color_distance, random_directions
 from ..pixels import thumbnail
 
@@ -114,21 +115,14 @@ class ColorTraining:
         }
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {"color.rng": self.generator.get_state()}
-        for pid, pstate in self.optimizer.state_dict()["state"].items():
-            for key, value in pstate.items():
-                tensors[f"color.opt.{pid}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
-        return tensors
+        return {"color.rng": self.generator.get_state(),
+                **optimizer_tensors("color.opt", self.optimizer.state_dict()["state"])}
 
     def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
         """Restore from ``state_tensors``; a state saved without colour training starts it fresh."""
         if "color.rng" not in tensors:
             return
         self.generator.set_state(tensors["color.rng"])
-        state: dict[int, dict[str, torch.Tensor]] = {}
-        for key, value in tensors.items():
-            if key.startswith("color.opt."):
-                pid, name = key[len("color.opt."):].split(".", 1)
-                state.setdefault(int(pid), {})[name] = value
+        state = optimizer_param_state("color.opt", tensors)
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
