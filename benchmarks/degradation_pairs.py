@@ -1,0 +1,188 @@
+"""Unpaired per-photo signal for the global head: learned degradations as pairs (issue 9).
+
+The defect ceiling (``defect_ceiling.py``) shows the head can learn a per-photo
+correction when it is given pairs made with the true defects. This prototype
+makes the pairs *without* the truth, from the two unpaired folders only:
+
+1. **Degradation model.** A transform of the head's own family (``apply_curve``:
+   3x3 mix, bias, tone curve per channel) predicted from a noise vector ``z``
+   alone, not from the photo: the defects are assumed independent of the
+   content. It is fitted so that the per-photo colour descriptors
+   (``descriptor``: per-channel mean, std and quantiles, chroma, opponent
+   colours) of degraded high-quality thumbnails have the distribution of the
+   low folder's descriptors (sliced Wasserstein over descriptor vectors). The
+   high photos supply real contents, so only the defects have to be learned.
+2. **Regression.** The head (the product's inputs: random relu5_1 mean and std)
+   learns to map degraded thumbnails back to their high-quality originals (L2 on
+   32-pixel thumbnails, as the ceiling).
+
+It is then evaluated like the product and the ceiling: the head's transform on
+the 20 test photos at 512 pixels (results/degradation_pairs_s<seed>.json).
+
+    python benchmarks/degradation_pairs.py --out benchmarks/out/defects --seed 0
+    python benchmarks/quality.py --out benchmarks/out/defects summary degradation_pairs
+
+Not shipped: on the looks it is below the product's colour objective (the
+learned degradation adds random variation that the head then "corrects");
+BENCHMARKS.md, "What else was tried for the head".
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, summaries  # noqa: E402
+from benchmarks.quality import evaluate, test_pairs, to_tensor, write_result  # noqa: E402
+from qagan_core.encoder import resolve_encoder  # noqa: E402
+from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
+from qagan_core.pixels import resize, thumbnail  # noqa: E402
+from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
+
+Z_DIM = 8  # noise inputs of the degradation model
+DESCRIPTOR_QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
+
+
+def descriptor(x: torch.Tensor) -> torch.Tensor:
+    """Per-photo colour statistics of thumbnails ``[B,3,s,s]``: ``[B, 44]``.
+
+    Per channel: mean, std, 7 quantiles; chroma (max - min over channels): mean
+    and 4 quantiles; opponent colours (r - g, b - (r + g) / 2): mean, std and 3
+    quantiles each (casts and saturation are joint, not per-channel, properties).
+    """
+    x = x.float().clamp(0, 1)
+    flat = x.flatten(2)
+    q = torch.tensor(DESCRIPTOR_QUANTILES, device=x.device)
+    quantiles = torch.quantile(flat, q, dim=2).permute(1, 2, 0).flatten(1)
+    chroma = (x.amax(1) - x.amin(1)).flatten(1)
+    chroma_q = torch.quantile(chroma, torch.tensor((0.25, 0.5, 0.75, 0.95), device=x.device), dim=1).t()
+    r, g, b = flat[:, 0], flat[:, 1], flat[:, 2]
+    opponent = torch.stack([r - g, b - (r + g) / 2], 1)
+    opponent_q = torch.quantile(opponent, torch.tensor((0.1, 0.5, 0.9), device=x.device), dim=2)
+    return torch.cat([flat.mean(2), flat.std(2), quantiles, chroma.mean(1, keepdim=True), chroma_q,
+                      opponent.mean(2), opponent.std(2), opponent_q.permute(1, 2, 0).flatten(1)], 1)
+
+
+def sliced_distance(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein-1 distance between two sets of vectors ``[N,D]``, ``[M,D]``."""
+    pa, pb = (a @ directions).sort(0).values, (b @ directions).sort(0).values
+    if pb.shape[0] != pa.shape[0]:
+        pb = pb[torch.linspace(0, pb.shape[0] - 1, pa.shape[0]).round().long()]
+    return (pa - pb).abs().mean()
+
+
+def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: int,
+                    g: torch.Generator) -> GlobalCurveHead:
+    """The degradation model: ``z`` [B, Z_DIM] -> transform, fitted on 32-pixel thumbnails.
+
+    A ``GlobalCurveHead`` whose input vector is the noise (``channels`` = Z_DIM / 2
+    gives Z_DIM inputs); its last layer starts near zero, i.e. near the identity.
+    """
+    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
+    scale = torch.cat([descriptor(high), target]).std(0) + 1e-3
+    degradation = GlobalCurveHead(channels=Z_DIM // 2, hidden=128)
+    for p in degradation.mlp[-1].parameters():
+        torch.nn.init.normal_(p, std=1e-3, generator=g)
+    optimizer = torch.optim.Adam(degradation.parameters(), lr=1e-3)
+    for it in range(iters):
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * it / iters))
+        pick = torch.randint(len(high), (batch,), generator=g)
+        z = torch.randn(batch, Z_DIM, generator=g)
+        y = apply_curve(high[pick], *degradation.from_summary(z))
+        d = torch.randn(target.shape[1], 128, generator=g)
+        loss = sliced_distance(descriptor(y) / scale, target / scale, d / d.norm(dim=0, keepdim=True))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if (it + 1) % 500 == 0:
+            print(f"degradation {it + 1}: descriptor distance {float(loss.detach()):.4f}", flush=True)
+    return degradation
+
+
+@torch.no_grad()
+def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int,
+                   g: torch.Generator, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``passes`` degraded versions of every high thumbnail (odd passes: random crops;
+    passes 2, 3 of every 4: mirrored), 8-bit: (degraded, original)."""
+    xs, ts = [], []
+    side = high.shape[-1]
+    for p in range(passes):
+        t = high
+        if p % 2:
+            crops = []
+            for img in high:
+                c = int(side * rng.uniform(0.5, 1.0))
+                a, b = rng.integers(0, side - c + 1, 2)
+                crops.append(resize(img[None, :, a:a + c, b:b + c], (side, side))[0].clamp(0, 1))
+            t = torch.stack(crops)
+        if p % 4 >= 2:
+            t = t.flip(-1)
+        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), Z_DIM, generator=g)))
+        xs.append((y.clamp(0, 1) * 255).round() / 255)
+        ts.append(t)
+    return torch.cat(xs), torch.cat(ts)
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "defects"))
+    ap.add_argument("--degradation-iters", type=int, default=1500)
+    ap.add_argument("--passes", type=int, default=8, help="degraded versions of every high photo")
+    ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    out = Path(args.out)
+    start = time.perf_counter()
+    torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
+    g = torch.Generator().manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+
+    low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
+    high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
+    degradation = fit_degradation(thumbnail(high, PIXEL_SIZE), thumbnail(low, PIXEL_SIZE),
+                                  args.degradation_iters, 64, g)
+    encoder = resolve_encoder("random").eval()
+    head = GlobalCurveHead()
+    x_train, t_train = degraded_pairs(high, degradation, args.passes, g, rng)
+    s_train = summaries(head, encoder, x_train)
+    px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
+    print(f"{len(x_train)} degraded pairs ({time.perf_counter() - start:.0f} s)", flush=True)
+
+    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
+    for it in range(args.iters):
+        for group in optimizer.param_groups:
+            group["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * it / args.iters))
+        b = torch.randint(len(x_train), (32,), generator=g)
+        loss = (apply_curve(px_train[b], *head.from_summary(s_train[b])) - pt_train[b]).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+    pairs = test_pairs(out)
+    outputs = {}
+    with torch.no_grad():
+        for name, x, _ in pairs:
+            xt = to_tensor(x)[None]
+            transform = head.from_summary(summaries(head, encoder, thumbnail(xt, GLOBAL_SIZE)))
+            outputs[name] = apply_curve(xt, *transform).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    result = evaluate(f"degradation_pairs_s{args.seed}", outputs, pairs, out)
+    result["budget"] = (f"degradation fitted in {args.degradation_iters} updates, {len(x_train)} "
+                        f"pairs, {args.iters} regression updates of the head")
+    result["seconds"] = time.perf_counter() - start
+    write_result(out, result)
+
+
+if __name__ == "__main__":
+    main()
