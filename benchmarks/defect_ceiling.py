@@ -81,6 +81,18 @@ def summaries(head: GlobalCurveHead, encoder: torch.nn.Module, x: torch.Tensor) 
     return torch.cat([head.summarize(encoder(c)[4], c) for c in x.split(32)])
 
 
+@torch.no_grad()
+def head_outputs(head: GlobalCurveHead, encoder: torch.nn.Module,
+                 pairs: list[tuple[str, np.ndarray, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The head's transform applied to every test input at full size (as the product does)."""
+    outputs = {}
+    for name, x, _ in pairs:
+        xt = to_tensor(x)[None]
+        transform = head.from_summary(summaries(head, encoder, thumbnail(xt, GLOBAL_SIZE)))
+        outputs[name] = apply_curve(xt, *transform).clamp(0, 1)[0].permute(1, 2, 0).numpy()
+    return outputs
+
+
 def gain(y: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     y = (y.clamp(0, 1) * 255).round() / 255
     return psnr_per_image(y, t) - psnr_per_image(x, t)
@@ -136,13 +148,8 @@ def main(argv: list[str] | None = None) -> None:
                   f"({int((held > 0).sum())}/{len(held)} improved)", flush=True)
 
     pairs = test_pairs(out)
-    outputs = {}
+    outputs = head_outputs(head, encoder, pairs)
     with torch.no_grad():
-        for name, x, _ in pairs:
-            xt = to_tensor(x)[None]
-            th = thumbnail(xt, GLOBAL_SIZE)
-            transform = head.from_summary(summaries(head, encoder, th))
-            outputs[name] = apply_curve(xt, *transform).clamp(0, 1)[0].permute(1, 2, 0).numpy()
         held = gain(apply_curve(x_held, *head.from_summary(s_held)), x_held, t_held)
     name = f"ceiling_{args.inputs}_{args.contents}c_s{args.seed}"
     result = evaluate(name, outputs, pairs, out)

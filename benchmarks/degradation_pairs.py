@@ -41,8 +41,8 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, summaries  # noqa: E402
-from benchmarks.quality import evaluate, test_pairs, to_tensor, write_result  # noqa: E402
+from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, head_outputs, summaries  # noqa: E402
+from benchmarks.quality import evaluate, test_pairs, write_result  # noqa: E402
 from qagan_core.encoder import resolve_encoder  # noqa: E402
 from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
 from qagan_core.pixels import resize, thumbnail  # noqa: E402
@@ -142,10 +142,10 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
-    torch.set_num_threads(args.threads)
-    out = Path(args.out)
     start = time.perf_counter()
+    torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
+    out = Path(args.out)
     g = torch.Generator().manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
 
@@ -171,13 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.step()
 
     pairs = test_pairs(out)
-    outputs = {}
-    with torch.no_grad():
-        for name, x, _ in pairs:
-            xt = to_tensor(x)[None]
-            transform = head.from_summary(summaries(head, encoder, thumbnail(xt, GLOBAL_SIZE)))
-            outputs[name] = apply_curve(xt, *transform).clamp(0, 1)[0].permute(1, 2, 0).numpy()
-    result = evaluate(f"degradation_pairs_s{args.seed}", outputs, pairs, out)
+    result = evaluate(f"degradation_pairs_s{args.seed}", head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"degradation fitted in {args.degradation_iters} updates, {len(x_train)} "
                         f"pairs, {args.iters} regression updates of the head")
     result["seconds"] = time.perf_counter() - start
