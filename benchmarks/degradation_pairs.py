@@ -17,14 +17,17 @@ makes the pairs *without* the truth, from the two unpaired folders only:
    32-pixel thumbnails, as the ceiling).
 
 It is then evaluated like the product and the ceiling: the head's transform on
-the 20 test photos at 512 pixels (results/degradation_pairs_s<seed>.json).
+the 20 test photos at 512 pixels (results/degradation_pairs_s<seed>.json;
+``--z-dim 0``: results/degradation_pairs_z0_s<seed>.json).
 
     python benchmarks/degradation_pairs.py --out benchmarks/out/defects --seed 0
-    python benchmarks/quality.py --out benchmarks/out/defects summary degradation_pairs
+    python benchmarks/degradation_pairs.py --out benchmarks/out/warm --z-dim 0 --seed 0
+    python benchmarks/quality.py --out benchmarks/out/warm summary degradation_pairs_z0
 
-Not shipped: on the looks it is below the product's colour objective (the
-learned degradation adds random variation that the head then "corrects");
-BENCHMARKS.md, "What else was tried for the head".
+Not shipped yet (BENCHMARKS.md, "What else was tried for the head"). With noise
+(the default) it lifts the defect task a little and costs the looks; with one
+fixed degradation (``--z-dim 0``: the inverse of a grade) it beats the shipped
+colour objective on all three looks and leaves the defects at the input.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E4
 from qagan_core.pixels import resize, thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
 
-Z_DIM = 8  # noise inputs of the degradation model
+Z_DIM = 8  # noise inputs of the degradation model (--z-dim); 0: one fixed degradation
 DESCRIPTOR_QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
 
 
@@ -80,16 +83,17 @@ def sliced_distance(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) 
     return (pa - pb).abs().mean()
 
 
-def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: int,
+def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: int, z_dim: int,
                     g: torch.Generator) -> GlobalCurveHead:
-    """The degradation model: ``z`` [B, Z_DIM] -> transform, fitted on 32-pixel thumbnails.
+    """The degradation model: ``z`` [B, z_dim] -> transform, fitted on 32-pixel thumbnails.
 
-    A ``GlobalCurveHead`` whose input vector is the noise (``channels`` = Z_DIM / 2
-    gives Z_DIM inputs); its last layer starts near zero, i.e. near the identity.
+    A ``GlobalCurveHead`` whose input vector is the noise (``channels`` = z_dim / 2
+    gives z_dim inputs; 0 inputs: one transform for every photo); its last layer
+    starts near zero, i.e. near the identity.
     """
     target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
     scale = torch.cat([descriptor(high), target]).std(0) + 1e-3
-    degradation = GlobalCurveHead(channels=Z_DIM // 2, hidden=128)
+    degradation = GlobalCurveHead(channels=z_dim // 2, hidden=128)
     for p in degradation.mlp[-1].parameters():
         torch.nn.init.normal_(p, std=1e-3, generator=g)
     optimizer = torch.optim.Adam(degradation.parameters(), lr=1e-3)
@@ -97,7 +101,7 @@ def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: in
         for group in optimizer.param_groups:
             group["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * it / iters))
         pick = torch.randint(len(high), (batch,), generator=g)
-        z = torch.randn(batch, Z_DIM, generator=g)
+        z = torch.randn(batch, z_dim, generator=g)
         y = apply_curve(high[pick], *degradation.from_summary(z))
         d = torch.randn(target.shape[1], 128, generator=g)
         loss = sliced_distance(descriptor(y) / scale, target / scale, d / d.norm(dim=0, keepdim=True))
@@ -110,7 +114,7 @@ def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: in
 
 
 @torch.no_grad()
-def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int,
+def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int, z_dim: int,
                    g: torch.Generator, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` degraded versions of every high thumbnail (odd passes: random crops;
     passes 2, 3 of every 4: mirrored), 8-bit: (degraded, original)."""
@@ -127,7 +131,7 @@ def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int
             t = torch.stack(crops)
         if p % 4 >= 2:
             t = t.flip(-1)
-        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), Z_DIM, generator=g)))
+        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), z_dim, generator=g)))
         xs.append((y.clamp(0, 1) * 255).round() / 255)
         ts.append(t)
     return torch.cat(xs), torch.cat(ts)
@@ -139,6 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--degradation-iters", type=int, default=1500)
     ap.add_argument("--passes", type=int, default=8, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
+    ap.add_argument("--z-dim", type=int, default=Z_DIM, help="noise inputs (even); 0: one fixed degradation")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -152,10 +157,10 @@ def main(argv: list[str] | None = None) -> None:
     low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
     degradation = fit_degradation(thumbnail(high, PIXEL_SIZE), thumbnail(low, PIXEL_SIZE),
-                                  args.degradation_iters, 64, g)
+                                  args.degradation_iters, 64, args.z_dim, g)
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead()
-    x_train, t_train = degraded_pairs(high, degradation, args.passes, g, rng)
+    x_train, t_train = degraded_pairs(high, degradation, args.passes, args.z_dim, g, rng)
     s_train = summaries(head, encoder, x_train)
     px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
     print(f"{len(x_train)} degraded pairs ({time.perf_counter() - start:.0f} s)", flush=True)
@@ -171,9 +176,10 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.step()
 
     pairs = test_pairs(out)
-    result = evaluate(f"degradation_pairs_s{args.seed}", head_outputs(head, encoder, pairs), pairs, out)
-    result["budget"] = (f"degradation fitted in {args.degradation_iters} updates, {len(x_train)} "
-                        f"pairs, {args.iters} regression updates of the head")
+    name = "degradation_pairs" + (f"_z{args.z_dim}" if args.z_dim != Z_DIM else "")
+    result = evaluate(f"{name}_s{args.seed}", head_outputs(head, encoder, pairs), pairs, out)
+    result["budget"] = (f"degradation ({args.z_dim} noise inputs) fitted in {args.degradation_iters} "
+                        f"updates, {len(x_train)} pairs, {args.iters} regression updates of the head")
     result["seconds"] = time.perf_counter() - start
     write_result(out, result)
 
