@@ -387,6 +387,11 @@ def read_training_state(path: str | os.PathLike) -> TrainingState:
     best = _json_or(meta, "best", None, path)
     if best is not None:
         best = {**best, "g_h": _unprefixed("best.g_h", tensors), "g_l": _unprefixed("best.g_l", tensors)}
+    color = {k: v for k, v in tensors.items() if k.startswith("color.")}
+    try:
+        optimizer_param_state("color.opt", color)  # restored by the Trainer: refuse damage here
+    except ValueError as exc:
+        raise ModelFileError(f"{path} has a damaged colour-head optimizer state ({exc})") from exc
     return TrainingState(
         networks=networks,
         optimizers=optimizers,
@@ -400,7 +405,7 @@ def read_training_state(path: str | os.PathLike) -> TrainingState:
         history=list(_json(meta, "history", path)),
         scaler=scaler,
         history_images={name: tensors.get(name) for name in HISTORY_BUFFERS},
-        color={k: v for k, v in tensors.items() if k.startswith("color.")},
+        color=color,
         best=best,
         source=path,
     )

@@ -134,6 +134,7 @@ def test_a_state_saved_before_later_entries_still_resumes(saved, random_encoder,
     (lambda t, m: m.update(param_groups="{not json"), r"damaged QAGAN metadata \('param_groups'\)"),
     (lambda t, m: m.pop("rng_python"), r"damaged QAGAN metadata \('rng_python'\)"),
     (lambda t, m: t.update({"opt_g.x.exp_avg": torch.zeros(1)}), "damaged opt_g optimizer state"),
+    (lambda t, m: t.update({"color.opt.x.exp_avg": torch.zeros(1)}), "damaged colour-head optimizer state"),
     (lambda t, m: m.update(format="qagan-model"), "an enhancement model, not a training state"),
     (lambda t, m: m.update(format_version="2"), "format version '2'"),
 ])
