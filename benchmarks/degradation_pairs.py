@@ -48,93 +48,11 @@ from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, head_outputs, sum
 from benchmarks.quality import evaluate, test_pairs, write_result  # noqa: E402
 from qagan_core.encoder import resolve_encoder  # noqa: E402
 from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
-from qagan_core.pixels import resize, thumbnail  # noqa: E402
+from qagan_core.pixels import thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
+from qagan_core.training.degradation import degraded_pairs, fit_degradation  # noqa: E402
 
 Z_DIM = 8  # noise inputs of the degradation model (--z-dim); 0: one fixed degradation
-DESCRIPTOR_QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
-
-
-def descriptor(x: torch.Tensor) -> torch.Tensor:
-    """Per-photo colour statistics of thumbnails ``[B,3,s,s]``: ``[B, 44]``.
-
-    Per channel: mean, std, 7 quantiles; chroma (max - min over channels): mean
-    and 4 quantiles; opponent colours (r - g, b - (r + g) / 2): mean, std and 3
-    quantiles each (casts and saturation are joint, not per-channel, properties).
-    """
-    x = x.float().clamp(0, 1)
-    flat = x.flatten(2)
-    q = torch.tensor(DESCRIPTOR_QUANTILES, device=x.device)
-    quantiles = torch.quantile(flat, q, dim=2).permute(1, 2, 0).flatten(1)
-    chroma = (x.amax(1) - x.amin(1)).flatten(1)
-    chroma_q = torch.quantile(chroma, torch.tensor((0.25, 0.5, 0.75, 0.95), device=x.device), dim=1).t()
-    r, g, b = flat[:, 0], flat[:, 1], flat[:, 2]
-    opponent = torch.stack([r - g, b - (r + g) / 2], 1)
-    opponent_q = torch.quantile(opponent, torch.tensor((0.1, 0.5, 0.9), device=x.device), dim=2)
-    return torch.cat([flat.mean(2), flat.std(2), quantiles, chroma.mean(1, keepdim=True), chroma_q,
-                      opponent.mean(2), opponent.std(2), opponent_q.permute(1, 2, 0).flatten(1)], 1)
-
-
-def sliced_distance(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """Sliced Wasserstein-1 distance between two sets of vectors ``[N,D]``, ``[M,D]``."""
-    pa, pb = (a @ directions).sort(0).values, (b @ directions).sort(0).values
-    if pb.shape[0] != pa.shape[0]:
-        pb = pb[torch.linspace(0, pb.shape[0] - 1, pa.shape[0]).round().long()]
-    return (pa - pb).abs().mean()
-
-
-def fit_degradation(high: torch.Tensor, low: torch.Tensor, iters: int, batch: int, z_dim: int,
-                    g: torch.Generator) -> GlobalCurveHead:
-    """The degradation model: ``z`` [B, z_dim] -> transform, fitted on 32-pixel thumbnails.
-
-    A ``GlobalCurveHead`` whose input vector is the noise (``channels`` = z_dim / 2
-    gives z_dim inputs; 0 inputs: one transform for every photo); its last layer
-    starts near zero, i.e. near the identity.
-    """
-    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
-    scale = torch.cat([descriptor(high), target]).std(0) + 1e-3
-    degradation = GlobalCurveHead(channels=z_dim // 2, hidden=128)
-    for p in degradation.mlp[-1].parameters():
-        torch.nn.init.normal_(p, std=1e-3, generator=g)
-    optimizer = torch.optim.Adam(degradation.parameters(), lr=1e-3)
-    for it in range(iters):
-        for group in optimizer.param_groups:
-            group["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * it / iters))
-        pick = torch.randint(len(high), (batch,), generator=g)
-        z = torch.randn(batch, z_dim, generator=g)
-        y = apply_curve(high[pick], *degradation.from_summary(z))
-        d = torch.randn(target.shape[1], 128, generator=g)
-        loss = sliced_distance(descriptor(y) / scale, target / scale, d / d.norm(dim=0, keepdim=True))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        if (it + 1) % 500 == 0:
-            print(f"degradation {it + 1}: descriptor distance {float(loss.detach()):.4f}", flush=True)
-    return degradation
-
-
-@torch.no_grad()
-def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int, z_dim: int,
-                   g: torch.Generator, rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-    """``passes`` degraded versions of every high thumbnail (odd passes: random crops;
-    passes 2, 3 of every 4: mirrored), 8-bit: (degraded, original)."""
-    xs, ts = [], []
-    side = high.shape[-1]
-    for p in range(passes):
-        t = high
-        if p % 2:
-            crops = []
-            for img in high:
-                c = int(side * rng.uniform(0.5, 1.0))
-                a, b = rng.integers(0, side - c + 1, 2)
-                crops.append(resize(img[None, :, a:a + c, b:b + c], (side, side))[0].clamp(0, 1))
-            t = torch.stack(crops)
-        if p % 4 >= 2:
-            t = t.flip(-1)
-        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), z_dim, generator=g)))
-        xs.append((y.clamp(0, 1) * 255).round() / 255)
-        ts.append(t)
-    return torch.cat(xs), torch.cat(ts)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -152,15 +70,14 @@ def main(argv: list[str] | None = None) -> None:
     torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
     out = Path(args.out)
     g = torch.Generator().manual_seed(args.seed)
-    rng = np.random.default_rng(args.seed)
 
     low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
-    degradation = fit_degradation(thumbnail(high, PIXEL_SIZE), thumbnail(low, PIXEL_SIZE),
-                                  args.degradation_iters, 64, args.z_dim, g)
+    degradation = fit_degradation(thumbnail(high, PIXEL_SIZE), thumbnail(low, PIXEL_SIZE), args.z_dim, g,
+                                  args.degradation_iters, 1e-3, 64)
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead()
-    x_train, t_train = degraded_pairs(high, degradation, args.passes, args.z_dim, g, rng)
+    x_train, t_train = degraded_pairs(high, degradation, args.passes, args.z_dim, g)
     s_train = summaries(head, encoder, x_train)
     px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
     print(f"{len(x_train)} degraded pairs ({time.perf_counter() - start:.0f} s)", flush=True)

@@ -321,7 +321,7 @@ def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
     settings: dict = {**budget_sizes(torch.device(args.device).type), **preset_settings(args.preset)}
     settings.update(low_dir=str(out / "low"), high_dir=str(out / "high"), minutes=args.minutes,
                     seed=args.seed, encoder_weights=args.encoder_weights, device=args.device)
-    for key in ("color_steps", "lambda_idt"):
+    for key in ("color_steps", "lambda_idt", "head_objective"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
     if args.no_select_best:
@@ -415,7 +415,8 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
     best = trainer.best["step"] if trainer.best else None
     result["budget"] = (
         f"--minutes {cfg.minutes:g} preset {args.preset}: {trainer.step} steps, batch {cfg.batch_size}, "
-        f"crop {cfg.crop_size}->{cfg.train_size}, colour steps {cfg.color_steps}, idt {cfg.lambda_idt:g}, "
+        f"crop {cfg.crop_size}->{cfg.train_size}, head {cfg.color_steps} x {cfg.head_objective}, "
+        f"idt {cfg.lambda_idt:g}, "
         f"best-by-validation {cfg.select_best} (step {best}), {where}, encoder {encoder}, "
         f"wall {train_s / 60:.1f} min"
     )
@@ -442,6 +443,7 @@ VARIANTS: dict[str, list[str]] = {
     # with --minutes: the product (qagan train --minutes M) and its ablations
     "product": [],
     "product_color0": ["--color-steps", "0"],
+    "product_colors": ["--head-objective", "colors"],
     "product_nobest": ["--no-select-best"],
     "product_paper": ["--preset", "paper"],
 }
@@ -661,6 +663,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "size options above are then ignored)")
     p.add_argument("--preset", default="default", help="with --minutes: default or paper")
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
+    p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
     p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
 
     p = sub.add_parser("sweep", help="train variants x seeds in parallel child processes",

@@ -12,7 +12,7 @@ for seed in 0 1 2; do
     jobs+=("$Q --out benchmarks/out/$task sweep --variants product --seeds $seed --tag _15min -- --minutes 15 --threads 1 --log-every 10")
   done
 done
-for v in product product_color0 product_paper product_nobest; do
+for v in product product_colors product_color0 product_paper product_nobest; do
   jobs+=("$Q --out benchmarks/out/punchy sweep --variants $v --seeds 0,1,2 --jobs 1 --tag _2min -- --minutes 2 --threads 1 --log-every 5")
 done
 for seed in 0 1 2; do

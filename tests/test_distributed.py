@@ -123,7 +123,7 @@ def test_one_ddp_step_equals_a_single_process_step_on_the_global_batch(ddp_run) 
     work, _, reference = ddp_run
     ddp, ddp_meta = read_safetensors(work / "m.state.safetensors")
     ref, ref_meta = reference["tensors"], reference["meta"]
-    compared = [k for k in ref if ref[k].is_floating_point() and k in ddp]
+    compared = [k for k in ref if ref[k].is_floating_point() and k in ddp and ref[k].numel()]
     assert len(compared) > 100 and any(k.startswith("opt_g.") for k in compared)
     assert any(k.startswith("color.opt.") for k in compared)
     excess = {k: _excess(ddp[k], ref[k]) for k in compared}

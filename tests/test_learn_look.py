@@ -44,7 +44,8 @@ def red_minus_blue(x: torch.Tensor) -> float:
     return float(x[..., 0, :, :].mean() - x[..., 2, :, :].mean())
 
 
-def test_two_high_folders_teach_two_different_looks(tmp_path: Path, random_encoder) -> None:
+@pytest.mark.parametrize("objective", ["pairs", "colors"])
+def test_two_high_folders_teach_two_different_looks(tmp_path: Path, random_encoder, objective: str) -> None:
     low = tmp_path / "low"
     write_photos(low, 6, seed=1, dark=False)
     x = load_image(write_photos(tmp_path / "test", 1, seed=3, dark=False)[0])
@@ -52,7 +53,8 @@ def test_two_high_folders_teach_two_different_looks(tmp_path: Path, random_encod
     for grade in ("warm", "cool"):
         high = tmp_path / grade
         graded_photos(high, grade)
-        trainer = Trainer(tiny_config(low, high, steps=2, color_steps=60), random_encoder)
+        trainer = Trainer(tiny_config(low, high, steps=2, color_steps=60, head_objective=objective),
+                          random_encoder)
         trainer.run()
         shift[grade] = red_minus_blue(enhance(x, trainer.export_model())) - red_minus_blue(x)
     # each model moves the held-out photo towards its own folder's look, clearly
@@ -132,9 +134,13 @@ def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
 
 def test_old_states_train_without_the_colour_head(random_encoder) -> None:
     old = {k: v for k, v in TrainConfig().to_dict().items()
-           if k not in ("color_steps", "select_best", "lr_color", "color_batch", "minutes")}
+           if k not in ("color_steps", "select_best", "lr_color", "color_batch", "minutes",
+                        "head_objective", "degradation_updates")}
     cfg = TrainConfig.from_dict(old)
     assert cfg.color_steps == 0 and not cfg.select_best and cfg.minutes is None
+    assert TrainConfig().head_objective == "pairs"
+    # a state from before the pairs objective trained its head with the colour term
+    assert TrainConfig.from_dict({**old, "color_steps": 16}).head_objective == "colors"
 
 
 def test_cli_minutes_prints_what_it_chose(folders, tmp_path: Path, capsys, monkeypatch) -> None:

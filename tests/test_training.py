@@ -57,7 +57,7 @@ def test_train_save_reload_enhance(folders, random_encoder, tmp_path: Path) -> N
     assert torch.allclose(enhance(x, load_model(state_path)), y, atol=1e-6)
 
 
-@pytest.mark.parametrize("extras", [{}, {"history_size": 3, "lambda_idt": 1.0}])
+@pytest.mark.parametrize("extras", [{}, {"history_size": 3, "lambda_idt": 1.0}, {"head_objective": "colors"}])
 def test_resume_gives_the_same_weights(folders, random_encoder, tmp_path: Path, extras: dict) -> None:
     low, high = folders
     straight = Trainer(tiny_config(low, high, steps=4, batch_size=2, **extras), random_encoder)

@@ -71,8 +71,10 @@ def test_the_layout_on_disk(saved) -> None:
     assert any(k.startswith("color.opt.") for k in parts)
     assert tensors["history_h"].shape[0] == tensors["history_l"].shape[0] == 1
     weights = ("g_h.", "g_l.", "d_h.", "d_l.", "best.g_h.", "best.g_l.")
+    degradation = {k for k in tensors if k.startswith("color.degradation.")}
+    assert _with_prefix("color.degradation", degradation) == set(trainer.color.degradation.state_dict())
     others = {k for k in tensors if not k.startswith(weights)}
-    assert others - parts == {"history_h", "history_l", "color.rng"}
+    assert others - parts - degradation == {"history_h", "history_l", "color.rng"}
 
 
 def test_reading_gives_each_part_back(saved) -> None:

@@ -1,30 +1,48 @@
-"""Colour-distribution training of G_H's global head (an addition to the paper).
+"""Training of G_H's global head apart from the GAN (an addition to the paper).
 
 The head maps statistics of a whole-photo thumbnail to a colour transform
-(``apply_curve``). Here it is trained, at thumbnail size and several times per
-QAGAN step ("two-speed"), to make the pooled colours of enhanced low-quality
-thumbnails match those of the high-quality folder (``color_distance``, a sliced
-Wasserstein distance): a stable, non-adversarial signal that says *what colours
-the look has* without needing pairs. The adversarial and cycle losses then
-train the U-Net part of G_H (local detail), not the head; see
-docs/architecture.md for why (the head trained adversarially overshoots).
+(``apply_curve``). It is trained at thumbnail size, several times per QAGAN
+step ("two-speed"), by one of two objectives (``TrainConfig.head_objective``):
+
+- ``pairs`` (the default): regression on pairs made from the high-quality
+  folder with a learned degradation (``degradation.py``): degraded thumbnail in,
+  its original as the target (L2 on 32-pixel thumbnails). The degradation is
+  fitted once, at the first step, on the two folders' thumbnails.
+- ``colors``: the pooled colours of enhanced low-quality thumbnails are pulled
+  to those of the high-quality folder (``color_distance``, a sliced Wasserstein
+  distance).
+
+Both are stable, non-adversarial signals that need no paired photos. The
+adversarial and cycle losses then train the U-Net part of G_H (local detail),
+not the head; see docs/architecture.md for why (the head trained adversarially
+overshoots) and BENCHMARKS.md for the two objectives measured.
 
 The encoder is frozen and the head's input (``GlobalCurveHead.summarize``) has
-no parameters, so the inputs of every thumbnail (and its mirror image) are
-computed once; a step costs an MLP and a few thousand pixels.
+no parameters, so the inputs of every thumbnail (and its mirror image, or every
+degraded pair) are computed once; a step costs an MLP and a few thousand pixels.
 """
 
 from __future__ import annotations
 
+import math
+from pathlib import Path
+
 import torch
 
-from ..checkpoints import optimizer_param_state, optimizer_tensors
+from ..checkpoints import load_weights, optimizer_param_state, optimizer_tensors
 from ..model import QAGAN, apply_curve, color_distance, random_directions
+from ..model.generators import GlobalCurveHead
 from ..pixels import thumbnail
+from .config import HEAD_OBJECTIVES, TrainConfig
+from .degradation import degraded_pairs, fit_degradation, new_degradation
 
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
-DIRECTIONS = 64  # random projections per step
+DIRECTIONS = 64  # random projections per step of the colour term
 VALIDATION_IMAGES = 32
+PAIR_BATCH = 32  # pairs per regression update
+PAIRS = 384  # degraded pairs aimed at: passes over the high folder, 1 to MAX_PASSES
+MAX_PASSES = 8
+FIT_SIZE, FIT_BATCH, FIT_LR = 16, 32, 1e-2  # fitting the one degradation of "pairs" (BENCHMARKS.md)
 
 
 def head_grad_norm(head: torch.nn.Module) -> float:
@@ -37,15 +55,20 @@ class ColorTraining:
     """Trains ``model.g_h.curve`` on thumbnails of the two folders; resumable."""
 
     def __init__(self, model: QAGAN, low_thumbs: torch.Tensor, high_thumbs: torch.Tensor,
-                 lr: float, batch_size: int, seed: int) -> None:
+                 config: TrainConfig) -> None:
+        if config.head_objective not in HEAD_OBJECTIVES:
+            raise ValueError(f"unknown head objective {config.head_objective!r}")
         self.model = model
         self.head = model.g_h.curve
         if self.head is None:
             raise ValueError("colour training needs G_H's global head (global_curve)")
         device = model.device
         self.device = device
-        self.batch_size = batch_size
-        self.lr = lr
+        self.objective = config.head_objective
+        self.batch_size = config.color_batch
+        self.lr = config.lr_color
+        self.seed = config.seed
+        self.fit_updates = config.degradation_updates
         with torch.no_grad():
             summaries = []
             for flip in (False, True):
@@ -58,30 +81,65 @@ class ColorTraining:
             self.low_summary = torch.stack(summaries)  # [2, N, D]: as is, mirrored
             self.low_pixels = thumbnail(low_thumbs, PIXEL_SIZE).to(device)
             self.high_pixels = thumbnail(high_thumbs, PIXEL_SIZE).to(device)
-        self.optimizer = torch.optim.Adam(self.head.parameters(), lr=lr, betas=(0.9, 0.999))
-        self.generator = torch.Generator().manual_seed(seed)
+        self.low_thumbs, self.high_thumbs = low_thumbs, high_thumbs  # for the pairs, at the first step
+        self.degradation: GlobalCurveHead | None = None  # fitted at the first step, or restored
+        self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999))
+        self.generator = torch.Generator().manual_seed(self.seed)
         self.grad_norm = 0.0  # of the last step (a diagnostic)
         self.validation_directions = random_directions(128, torch.Generator().manual_seed(0), device)
 
     def step(self, lr_factor: float) -> float:
-        """One update of the head; returns the colour distance before it."""
+        """One update of the head; returns its loss before the update."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr * lr_factor
-        g = self.generator
-        n_low, n_high = self.low_pixels.shape[0], self.high_pixels.shape[0]
-        low = torch.randint(n_low, (self.batch_size,), generator=g)
-        flip = torch.randint(2, (self.batch_size,), generator=g)
-        high = torch.randint(n_high, (self.batch_size,), generator=g)
-        directions = random_directions(DIRECTIONS, g, self.device)
-        d = self.device
-        transform = self.head.from_summary(self.low_summary[flip.to(d), low.to(d)])
-        out = apply_curve(self.low_pixels[low.to(d)], *transform)
-        loss = color_distance(out, self.high_pixels[high.to(d)], directions)
+        loss = self._pair_loss() if self.objective == "pairs" else self._color_loss()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.grad_norm = head_grad_norm(self.head)
         self.optimizer.step()
         return float(loss.detach())
+
+    def _color_loss(self) -> torch.Tensor:
+        g, d = self.generator, self.device
+        n_low, n_high = self.low_pixels.shape[0], self.high_pixels.shape[0]
+        low = torch.randint(n_low, (self.batch_size,), generator=g)
+        flip = torch.randint(2, (self.batch_size,), generator=g)
+        high = torch.randint(n_high, (self.batch_size,), generator=g)
+        directions = random_directions(DIRECTIONS, g, d)
+        transform = self.head.from_summary(self.low_summary[flip.to(d), low.to(d)])
+        out = apply_curve(self.low_pixels[low.to(d)], *transform)
+        return color_distance(out, self.high_pixels[high.to(d)], directions)
+
+    def _pair_loss(self) -> torch.Tensor:
+        if self.pairs is None:
+            self.pairs = self._make_pairs()
+        summary, degraded, original = self.pairs
+        pick = torch.randint(summary.shape[0], (PAIR_BATCH,), generator=self.generator).to(self.device)
+        out = apply_curve(degraded[pick], *self.head.from_summary(summary[pick]))
+        return (out - original[pick]).pow(2).mean()
+
+    def _make_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Fit the degradation (unless restored) and degrade the high thumbnails:
+        (head inputs, degraded and original pixels), all on the device.
+
+        Drawn from their own generators seeded like the run, so a resumed run (which
+        restores the degradation) makes the same pairs."""
+        high = self.high_thumbs.float()
+        if self.degradation is None:
+            low, high_small = thumbnail(self.low_thumbs, FIT_SIZE), thumbnail(high, FIT_SIZE)
+            fit = torch.Generator().manual_seed(self.seed)
+            self.degradation = fit_degradation(high_small, low, 0, fit, self.fit_updates, FIT_LR, FIT_BATCH)
+        g = torch.Generator().manual_seed(self.seed + 1)
+        passes = max(1, min(MAX_PASSES, math.ceil(PAIRS / len(high))))
+        degraded, original = degraded_pairs(high, self.degradation, passes, 0, g)
+        parts = []
+        with torch.no_grad():
+            for chunk in degraded.split(16):
+                x = chunk.to(self.device)
+                parts.append(self.head.summarize(self.model.encoder(x)[4], x))
+        return (torch.cat(parts), thumbnail(degraded, PIXEL_SIZE).to(self.device),
+                thumbnail(original, PIXEL_SIZE).to(self.device))
 
     @torch.no_grad()
     def validation(self) -> dict[str, float]:
@@ -115,14 +173,25 @@ class ColorTraining:
         }
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
-        return {"color.rng": self.generator.get_state(),
-                **optimizer_tensors("color.opt", self.optimizer.state_dict()["state"])}
+        tensors = {"color.rng": self.generator.get_state(),
+                   **optimizer_tensors("color.opt", self.optimizer.state_dict()["state"])}
+        if self.degradation is not None:
+            tensors.update({f"color.degradation.{k}": v for k, v in self.degradation.state_dict().items()})
+        return tensors
 
-    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Restore from ``state_tensors``; a state saved without colour training starts it fresh."""
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor], path: Path) -> None:
+        """Restore from ``state_tensors`` (read from ``path``); a state saved without colour
+        training starts it fresh, one saved before the degradation was fitted fits it."""
         if "color.rng" not in tensors:
             return
         self.generator.set_state(tensors["color.rng"])
         state = optimizer_param_state("color.opt", tensors)
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})
+        prefix = "color.degradation."
+        fitted = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+        if fitted and self.objective == "pairs":
+            degradation = new_degradation(0)
+            load_weights(degradation, fitted, "the learned degradation", path)
+            self.degradation = degradation.requires_grad_(False)
+            self.pairs = None

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 
 from ..model.config import ModelConfig
 
+HEAD_OBJECTIVES = ("pairs", "colors")
+
 
 @dataclass
 class TrainConfig:
@@ -23,9 +25,12 @@ class TrainConfig:
     from a history buffer of that many (half of each batch, as in CycleGAN);
     off, as measured.
     Also not in the paper (additions, each measured in BENCHMARKS.md):
-    ``color_steps`` updates per step of G_H's global head by the colour
-    distribution term (``training/color.py``, learning rate ``lr_color``,
-    ``color_batch`` thumbnails); 0 trains the head with the rest of G_H.
+    ``color_steps`` updates per step of G_H's global head by its own objective
+    (``training/color.py``, learning rate ``lr_color``); 0 trains the head with
+    the rest of G_H. ``head_objective``: ``pairs`` (regression on pairs made
+    with a degradation learned from the two folders) or ``colors`` (the colour
+    distribution term, ``color_batch`` thumbnails per update);
+    ``degradation_updates``: updates fitting the degradation of ``pairs``.
     ``select_best`` exports the generators that were best by the no-reference
     validation criterion (colour distance to the high folder) instead of the
     last ones. ``minutes``: train for this long (the learning rate decays over
@@ -55,6 +60,8 @@ class TrainConfig:
     color_steps: int = 16
     lr_color: float = 1e-3
     color_batch: int = 16
+    head_objective: str = "pairs"
+    degradation_updates: int = 200
     select_best: bool = True
     minutes: float | None = None
     load_size: int = 512
@@ -86,7 +93,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         # Settings added later: a saved state without them was trained without them.
-        data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False, **data}
+        data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
+                "head_objective": "colors", **data}
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})
@@ -105,6 +113,9 @@ class TrainConfig:
             (self.color_steps >= 0, "color_steps must be >= 0"),
             (self.lr_color > 0, "lr_color must be positive"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
+            (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
+            (self.head_objective in HEAD_OBJECTIVES,
+             f"head_objective must be one of {', '.join(HEAD_OBJECTIVES)}"),
             (self.workers >= 0, "workers must be >= 0"),
             (self.minutes is None or self.minutes > 0, "minutes must be positive"),
             (self.train_size >= 16 and self.train_size % 16 == 0,

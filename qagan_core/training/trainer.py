@@ -163,8 +163,7 @@ class Trainer:
         self.color = None
         if config.color_steps and config.model.global_curve:
             thumbs = (self.low.thumbnails(mc.global_size), self.high.thumbnails(mc.global_size))
-            self.color = ColorTraining(self.model, *thumbs, config.lr_color, config.color_batch,
-                                       config.seed)
+            self.color = ColorTraining(self.model, *thumbs, config)
         self.best: dict | None = None  # {"score", "step", "g_h", "g_l"} with select_best
         self._preview_input = self.low.first_image(256) if config.preview_every else None
         # After the thumbnails: they may drop unreadable files, the batches index the rest.
@@ -195,7 +194,7 @@ class Trainer:
                       "time)")
         else:
             length = f"for {self.total_steps} steps"
-        color = (f"colour head {cfg.color_steps} updates/step at lr {cfg.lr_color:g}"
+        color = (f"global head {cfg.color_steps} updates/step ({cfg.head_objective}) at lr {cfg.lr_color:g}"
                  if self.color is not None else "no colour-head training")
         where = str(self.device)
         batch = f"batch {cfg.batch_size}"
@@ -440,6 +439,7 @@ class Trainer:
             "lambda_idt": cfg.lambda_idt,
             "history_size": cfg.history_size,
             "color_steps": cfg.color_steps if self.color is not None else 0,
+            "head_objective": cfg.head_objective if self.color is not None else None,
             "minutes": cfg.minutes,
             "train_seconds": round(self.elapsed_s, 1),
             "best_step": self.best["step"] if self.best else None,
@@ -520,7 +520,7 @@ class Trainer:
             self.rng.seed(f"{self.config.seed}:rank:{self.distributed.rank}:step:{self.step}")
         self.elapsed_s = state.elapsed_s
         if self.color is not None:
-            self.color.load_state_tensors(state.color)
+            self.color.load_state_tensors(state.color, path)
         if state.best is not None:
             self.best = dict(state.best)
         if self.budget_s:

@@ -1,0 +1,125 @@
+"""Learned degradations: training pairs for G_H's global head from unpaired folders.
+
+An addition to the paper (docs/architecture.md, "How the global head learns").
+A *degradation* is a colour transform of the head's own family (``apply_curve``:
+3x3 mix, bias, a tone curve per channel) predicted from a noise vector ``z``
+alone, never from the photo: the difference between the two folders is assumed
+independent of the content. It is fitted so that the per-photo colour statistics
+(``descriptor``) of degraded high-quality thumbnails are distributed like those of
+the low-quality folder (``sliced_distance``). Degrading the high-quality photos
+then gives (degraded, original) pairs on real contents, and the head learns by
+regression to undo the degradation.
+
+``z_dim`` 0 (what training uses) fits one transform for every photo: for a look
+(a grade carried by the high folder) the inverse of the grade. With noise
+(``z_dim`` > 0, benchmarks/degradation_pairs.py) the degradation varies from
+photo to photo, as generic defects do.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import torch
+
+from ..model.generators import GlobalCurveHead, apply_curve
+from ..pixels import resize
+
+DESCRIPTOR_QUANTILES = (0.02, 0.1, 0.25, 0.5, 0.75, 0.9, 0.98)
+FIT_DIRECTIONS = 128
+
+
+def descriptor(x: torch.Tensor) -> torch.Tensor:
+    """Per-photo colour statistics of thumbnails ``[B,3,s,s]``: ``[B, 42]``.
+
+    Per channel: mean, std, 7 quantiles; chroma (max - min over channels): mean
+    and 4 quantiles; opponent colours (r - g, b - (r + g) / 2): mean, std and 3
+    quantiles each (casts and saturation are joint, not per-channel, properties).
+    """
+    x = x.float().clamp(0, 1)
+    flat = x.flatten(2)
+    q = torch.tensor(DESCRIPTOR_QUANTILES, device=x.device)
+    quantiles = torch.quantile(flat, q, dim=2).permute(1, 2, 0).flatten(1)
+    chroma = (x.amax(1) - x.amin(1)).flatten(1)
+    chroma_q = torch.quantile(chroma, torch.tensor((0.25, 0.5, 0.75, 0.95), device=x.device), dim=1).t()
+    r, g, b = flat[:, 0], flat[:, 1], flat[:, 2]
+    opponent = torch.stack([r - g, b - (r + g) / 2], 1)
+    opponent_q = torch.quantile(opponent, torch.tensor((0.1, 0.5, 0.9), device=x.device), dim=2)
+    return torch.cat([flat.mean(2), flat.std(2), quantiles, chroma.mean(1, keepdim=True), chroma_q,
+                      opponent.mean(2), opponent.std(2), opponent_q.permute(1, 2, 0).flatten(1)], 1)
+
+
+def sliced_distance(a: torch.Tensor, b: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
+    """Sliced Wasserstein-1 distance between two sets of vectors ``[N,D]``, ``[M,D]``
+    along the unit columns of ``directions`` ``[D,K]``."""
+    pa, pb = (a @ directions).sort(0).values, (b @ directions).sort(0).values
+    if pb.shape[0] != pa.shape[0]:
+        pb = pb[torch.linspace(0, pb.shape[0] - 1, pa.shape[0]).round().long()]
+    return (pa - pb).abs().mean()
+
+
+def new_degradation(z_dim: int) -> GlobalCurveHead:
+    """An unfitted degradation model with ``z_dim`` noise inputs (even; 0: one transform)."""
+    with warnings.catch_warnings(), torch.random.fork_rng(devices=[]):  # the global RNG is left alone
+        warnings.filterwarnings("ignore", message="Initializing zero-element tensors")  # no inputs
+        torch.manual_seed(0)
+        return GlobalCurveHead(channels=z_dim // 2, hidden=128)
+
+
+def fit_degradation(high: torch.Tensor, low: torch.Tensor, z_dim: int, g: torch.Generator,
+                    updates: int, lr: float, batch: int) -> GlobalCurveHead:
+    """The degradation ``z [B, z_dim] -> transform`` that makes ``high`` thumbnails look
+    like ``low`` ones (both ``[N,3,s,s]``, small: 16 to 32 pixels), fitted on the CPU.
+
+    A ``GlobalCurveHead`` whose input vector is the noise (``channels`` = z_dim / 2
+    gives z_dim inputs; 0: one transform); its last layer starts near zero, i.e.
+    near the identity. ``updates`` of Adam, ``batch`` photos each, the learning
+    rate decaying from ``lr`` along a cosine.
+    """
+    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
+    scale = torch.cat([descriptor(high), target]).std(0) + 1e-3  # every statistic counts alike
+    degradation = new_degradation(z_dim)
+    for p in degradation.mlp[-1].parameters():
+        torch.nn.init.normal_(p, std=1e-3, generator=g)
+    optimizer = torch.optim.Adam(degradation.parameters(), lr=lr)
+    for it in range(updates):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + math.cos(math.pi * it / updates))
+        pick = torch.randint(len(high), (batch,), generator=g)
+        z = torch.randn(batch, z_dim, generator=g)
+        y = apply_curve(high[pick], *degradation.from_summary(z))
+        d = torch.randn(target.shape[1], FIT_DIRECTIONS, generator=g)
+        loss = sliced_distance(descriptor(y) / scale, target / scale, d / d.norm(dim=0, keepdim=True))
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return degradation.requires_grad_(False)
+
+
+@torch.no_grad()
+def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int, z_dim: int,
+                   g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``passes`` degraded versions of every high thumbnail ``[N,3,s,s]``: (degraded,
+    original), the degraded ones rounded to 8 bits as photos are.
+
+    Odd passes take a random square crop (half to all of the side) resized back;
+    passes 2 and 3 of every 4 are mirrored: the head sees more contents than photos.
+    """
+    xs, ts = [], []
+    side = high.shape[-1]
+    for p in range(passes):
+        t = high
+        if p % 2:
+            crops = []
+            for img in high:
+                c = int(side * (0.5 + 0.5 * float(torch.rand((), generator=g))))
+                a, b = (int(v) for v in torch.randint(0, side - c + 1, (2,), generator=g))
+                crops.append(resize(img[None, :, a:a + c, b:b + c], (side, side))[0].clamp(0, 1))
+            t = torch.stack(crops)
+        if p % 4 >= 2:
+            t = t.flip(-1)
+        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), z_dim, generator=g)))
+        xs.append((y.clamp(0, 1) * 255).round() / 255)
+        ts.append(t)
+    return torch.cat(xs), torch.cat(ts)
