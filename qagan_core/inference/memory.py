@@ -97,7 +97,7 @@ def out_of_memory_message(what: str, device: torch.device | str | None = None) -
     """The one message for an out-of-memory failure: what failed, and what to do."""
     where = f" on {device}" if device is not None else ""
     return (f"out of memory {what}{where}; free memory on the device (other models, other "
-            "programs), use mode='fast' or a smaller tile size, or run on the CPU")
+            "programs), set the mode to fast or a smaller tile size, or run on the CPU")
 
 
 def free_cached_memory() -> None:
