@@ -326,6 +326,8 @@ def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
             settings[key] = getattr(args, key)
     if args.no_select_best:
         settings["select_best"] = False
+    if args.plain_identity:
+        settings["degraded_identity"] = False
     return TrainConfig(**settings)
 
 
@@ -444,6 +446,7 @@ VARIANTS: dict[str, list[str]] = {
     "product": [],
     "product_color0": ["--color-steps", "0"],
     "product_colors": ["--head-objective", "colors"],
+    "product_plainidt": ["--plain-identity"],
     "product_nobest": ["--no-select-best"],
     "product_paper": ["--preset", "paper"],
 }
@@ -665,6 +668,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
     p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
+    p.add_argument("--plain-identity", action="store_true",
+                   help="with --minutes: ablation (G_H's identity term on the high crop itself)")
 
     p = sub.add_parser("sweep", help="train variants x seeds in parallel child processes",
                        epilog="arguments after -- go to every 'train' run, e.g. -- --device cuda")

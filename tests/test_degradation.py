@@ -96,3 +96,18 @@ def test_a_damaged_degradation_is_refused_on_resume(folders, random_encoder, tmp
     save_file(tensors, str(bad), metadata=meta)
     with pytest.raises(ModelFileError, match="damaged: the learned degradation"):
         Trainer.resume(bad, encoder=random_encoder)
+
+
+def test_the_identity_term_asks_g_h_to_undo_the_degradation(folders, random_encoder) -> None:
+    """With the pairs objective G_H's identity term gets high crops degraded like the low folder
+    (dark here): at the start G_H is near the identity, so that term is the degradation's size."""
+    low, high = folders
+    identity = {}
+    for degraded in (True, False):
+        trainer = Trainer(tiny_config(low, high, steps=1, color_steps=1, lambda_idt=1.0,
+                                      degraded_identity=degraded), random_encoder)
+        identity[degraded] = trainer.train_step()["identity"]
+    crops = torch.rand(2, 3, 8, 8)
+    out = trainer.color.degrade(crops)
+    assert torch.equal(out, (out * 255).round() / 255) and float(out.mean()) < float(crops.mean()) - 0.1
+    assert identity[True] > identity[False] + 0.1, identity

@@ -84,6 +84,7 @@ class ColorTraining:
         self.low_thumbs, self.high_thumbs = low_thumbs, high_thumbs  # for the pairs, at the first step
         self.degradation: GlobalCurveHead | None = None  # fitted at the first step, or restored
         self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+        self.degradation_transform: tuple[torch.Tensor, ...] = ()  # the degradation's, on the device
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.generator = torch.Generator().manual_seed(self.seed)
         self.grad_norm = 0.0  # of the last step (a diagnostic)
@@ -111,9 +112,23 @@ class ColorTraining:
         out = apply_curve(self.low_pixels[low.to(d)], *transform)
         return color_distance(out, self.high_pixels[high.to(d)], directions)
 
-    def _pair_loss(self) -> torch.Tensor:
-        if self.pairs is None:
+    def prepare(self) -> None:
+        """Fit the degradation (unless restored) and make the pairs ("pairs"; once)."""
+        if self.objective == "pairs" and self.pairs is None:
             self.pairs = self._make_pairs()
+            transform = self.degradation.from_summary(torch.zeros(1, 0))
+            self.degradation_transform = tuple(t.to(self.device) for t in transform)
+
+    @torch.no_grad()
+    def degrade(self, x: torch.Tensor) -> torch.Tensor:
+        """``x`` ``[B,3,H,W]`` with the learned degradation, rounded to 8 bits (after ``prepare``)."""
+        mix, bias, knots = self.degradation_transform
+        b = x.shape[0]
+        y = apply_curve(x.float(), mix.expand(b, -1, -1), bias.expand(b, -1), knots.expand(b, -1, -1))
+        return (y.clamp(0, 1) * 255).round() / 255
+
+    def _pair_loss(self) -> torch.Tensor:
+        self.prepare()
         summary, degraded, original = self.pairs
         pick = torch.randint(summary.shape[0], (PAIR_BATCH,), generator=self.generator).to(self.device)
         out = apply_curve(degraded[pick], *self.head.from_summary(summary[pick]))

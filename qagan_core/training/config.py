@@ -31,6 +31,10 @@ class TrainConfig:
     with a degradation learned from the two folders) or ``colors`` (the colour
     distribution term, ``color_batch`` thumbnails per update);
     ``degradation_updates``: updates fitting the degradation of ``pairs``.
+    ``degraded_identity`` (with ``pairs``): G_H's identity term gets the high
+    crop degraded by the learned degradation and must give back the crop (a
+    plain identity term teaches G_H's U-Net to undo what the head adds to a
+    photo that already has the look).
     ``select_best`` exports the generators that were best by the no-reference
     validation criterion (colour distance to the high folder) instead of the
     last ones. ``minutes``: train for this long (the learning rate decays over
@@ -62,6 +66,7 @@ class TrainConfig:
     color_batch: int = 16
     head_objective: str = "pairs"
     degradation_updates: int = 200
+    degraded_identity: bool = True
     select_best: bool = True
     minutes: float | None = None
     load_size: int = 512
@@ -94,7 +99,7 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> TrainConfig:
         # Settings added later: a saved state without them was trained without them.
         data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
-                "head_objective": "colors", **data}
+                "head_objective": "colors", "degraded_identity": False, **data}
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})

@@ -5,7 +5,8 @@ One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
     I~_H = G_H(I_L)             I~_L = G_L(I_H | I_L)       (I_L is G_L's QAM reference)
     I^_L = G_L(I~_H | I_L)      I^_H = G_H(I~_L)
     L_G  = L_adv^H + L_adv^L + lambda_cc (L_cc^L + L_cc^H)     (eq. 9, G side of eqs. 6-7)
-           [+ lambda_idt (|G_H(I_H) - I_H|_1 + |G_L(I_L | I_L) - I_L|_1), not in the paper]
+           [+ lambda_idt (|G_H(I_H) - I_H|_1 + |G_L(I_L | I_L) - I_L|_1), not in the paper;
+            with the "pairs" head objective G_H's input is I_H degraded by the learned degradation]
     L_D  = RaHinge(D_H; I_H, I~_H) + RaHinge(D_L; I_L, I~_L)   (eqs. 6-7)
            [I~ drawn from a history buffer when history_size > 0, not in the paper]
 
@@ -247,6 +248,8 @@ class Trainer:
             with torch.no_grad():  # the head learns from the colour term only
                 return self.model.global_transform(x, feats)
 
+        if self.color is not None:
+            self.color.prepare()  # the degradation, before the identity term uses it
         with autocast:
             with torch.no_grad():
                 f_l, f_h = enc(real_l), enc(real_h)
@@ -267,7 +270,12 @@ class Trainer:
             loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
-                idt_h = g_h(real_h, f_h, transform(real_h, f_h))
+                source_h, f_source_h = real_h, f_h
+                if self.color is not None and self.color.objective == "pairs" and cfg.degraded_identity:
+                    source_h = self.color.degrade(real_h)  # degraded like the low folder: G_H undoes it
+                    with torch.no_grad():
+                        f_source_h = enc(source_h)
+                idt_h = g_h(source_h, f_source_h, transform(source_h, f_source_h))
                 idt_l = g_l(real_l, f_l, f_l)
                 idt = (idt_h.float() - real_h).abs().mean() + (idt_l.float() - real_l).abs().mean()
                 loss_g = loss_g + cfg.lambda_idt * idt
@@ -437,6 +445,7 @@ class Trainer:
             "batch_size": cfg.batch_size,
             "lambda_cc": cfg.lambda_cc,
             "lambda_idt": cfg.lambda_idt,
+            "degraded_identity": cfg.degraded_identity,
             "history_size": cfg.history_size,
             "color_steps": cfg.color_steps if self.color is not None else 0,
             "head_objective": cfg.head_objective if self.color is not None else None,
