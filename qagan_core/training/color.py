@@ -33,8 +33,8 @@ from ..checkpoints import load_weights, optimizer_param_state, optimizer_tensors
 from ..model import QAGAN, apply_curve, color_distance, random_directions
 from ..model.generators import GlobalCurveHead
 from ..pixels import thumbnail
-from .config import HEAD_OBJECTIVES, TrainConfig
-from .degradation import degraded_pairs, fit_degradation, new_degradation
+from .config import TrainConfig
+from .degradation import degrade, degraded_pairs, fit_degradation, new_degradation
 
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
 DIRECTIONS = 64  # random projections per step of the colour term
@@ -56,8 +56,6 @@ class ColorTraining:
 
     def __init__(self, model: QAGAN, low_thumbs: torch.Tensor, high_thumbs: torch.Tensor,
                  config: TrainConfig) -> None:
-        if config.head_objective not in HEAD_OBJECTIVES:
-            raise ValueError(f"unknown head objective {config.head_objective!r}")
         self.model = model
         self.head = model.g_h.curve
         if self.head is None:
@@ -119,13 +117,11 @@ class ColorTraining:
             transform = self.degradation.from_summary(torch.zeros(1, 0))
             self.degradation_transform = tuple(t.to(self.device) for t in transform)
 
-    @torch.no_grad()
     def degrade(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B,3,H,W]`` with the learned degradation, rounded to 8 bits (after ``prepare``)."""
+        """``x`` ``[B,3,H,W]`` with the learned degradation, 8-bit (after ``prepare``)."""
         mix, bias, knots = self.degradation_transform
         b = x.shape[0]
-        y = apply_curve(x.float(), mix.expand(b, -1, -1), bias.expand(b, -1), knots.expand(b, -1, -1))
-        return (y.clamp(0, 1) * 255).round() / 255
+        return degrade(x, (mix.expand(b, -1, -1), bias.expand(b, -1), knots.expand(b, -1, -1)))
 
     def _pair_loss(self) -> torch.Tensor:
         self.prepare()

@@ -98,6 +98,13 @@ def fit_degradation(high: torch.Tensor, low: torch.Tensor, z_dim: int, g: torch.
 
 
 @torch.no_grad()
+def degrade(x: torch.Tensor, transform: tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+    """``x`` ``[B,3,H,W]`` through a degradation's ``transform`` (one per image), rounded to
+    8 bits as photos are."""
+    return (apply_curve(x.float(), *transform).clamp(0, 1) * 255).round() / 255
+
+
+@torch.no_grad()
 def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int, z_dim: int,
                    g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` degraded versions of every high thumbnail ``[N,3,s,s]``: (degraded,
@@ -119,7 +126,6 @@ def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int
             t = torch.stack(crops)
         if p % 4 >= 2:
             t = t.flip(-1)
-        y = apply_curve(t, *degradation.from_summary(torch.randn(len(t), z_dim, generator=g)))
-        xs.append((y.clamp(0, 1) * 255).round() / 255)
+        xs.append(degrade(t, degradation.from_summary(torch.randn(len(t), z_dim, generator=g))))
         ts.append(t)
     return torch.cat(xs), torch.cat(ts)

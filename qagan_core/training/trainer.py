@@ -245,7 +245,7 @@ class Trainer:
         def transform(x: torch.Tensor, feats: list[torch.Tensor]):
             if self.color is None:
                 return self.model.global_transform(x, feats)
-            with torch.no_grad():  # the head learns from the colour term only
+            with torch.no_grad():  # the head learns from its own objective only (color.py)
                 return self.model.global_transform(x, feats)
 
         if self.color is not None:
