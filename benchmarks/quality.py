@@ -406,7 +406,26 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
             print(f"[{args.name}] step {p.step}/~{p.total} {time.perf_counter() - start:.0f}s {text}",
                   flush=True)
 
-    trainer.run(on_progress=log_progress)
+    tracked: list[dict] = []
+    small = [(to_tensor(to_array(to_image(x).resize((256, 256), Image.Resampling.LANCZOS))),
+              to_tensor(to_array(to_image(t).resize((256, 256), Image.Resampling.LANCZOS))))
+             for _, x, t in pairs] if args.track_test else []
+
+    def on_progress(p) -> None:
+        log_progress(p)
+        last = trainer.history[-1]
+        if small and "val_color" in last and (not tracked or tracked[-1]["step"] != p.step):
+            trainer.model.g_h.eval()  # the current G_H on the test photos at 256 px (not timed)
+            with torch.no_grad():
+                scores = [float(psnr_per_image(trainer.model.enhance_tensor(x[None]).clamp(0, 1)[0],
+                                               t, BORDER)[0]) for x, t in small]
+            trainer.model.g_h.train()
+            tracked.append({"step": p.step, "test_psnr_256": sum(scores) / len(scores),
+                            **{k: v for k, v in last.items() if k.startswith("val_")}})
+            print(f"[{args.name}] step {p.step} test@256 {tracked[-1]['test_psnr_256']:.2f} "
+                  + " ".join(f"{k} {v:.3f}" for k, v in last.items() if k.startswith("val_")), flush=True)
+
+    trainer.run(on_progress=on_progress)
     train_s = time.perf_counter() - start
     model = trainer.export_model()
     outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
@@ -425,6 +444,8 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
     result["train_config"] = cfg.to_dict()
     result["history"] = trainer.history
     result["best_step"] = best
+    if tracked:
+        result["tracked"] = tracked
     result["machine"] = f"{platform.machine()} {platform.processor() or ''}".strip()
     write_result(out, result)
 
@@ -668,6 +689,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
     p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
+    p.add_argument("--track-test", action="store_true",
+                   help="with --minutes: at every validation, the current G_H's PSNR on the test photos "
+                        "at 256 px (untimed; to study the selection criterion)")
     p.add_argument("--plain-identity", action="store_true",
                    help="with --minutes: ablation (G_H's identity term on the high crop itself)")
 

@@ -97,13 +97,26 @@ def test_budget_resumes_with_the_time_left(folders, random_encoder, tmp_path: Pa
     assert resumed._lr_factor() == 1.0  # half of the budget used: still the full rate
 
 
-def test_best_by_validation_is_exported_and_survives_resume(folders, random_encoder,
-                                                            tmp_path: Path) -> None:
+@pytest.mark.parametrize("objective", ["pairs", "colors"])
+def test_best_by_validation_is_exported_and_survives_resume(folders, random_encoder, tmp_path: Path,
+                                                            objective: str) -> None:
+    """"pairs" keeps the generators best on the synthetic-pair check (highest val_pairs),
+    "colors" those closest to the high folder's colours (lowest val_color)."""
     low, high = folders
-    trainer = Trainer(tiny_config(low, high, steps=3, color_steps=2), random_encoder)
+    trainer = Trainer(tiny_config(low, high, steps=3, color_steps=2, head_objective=objective),
+                      random_encoder)
     trainer.run()
-    scores = [h["val_color"] for h in trainer.history if "val_color" in h]
-    assert len(scores) == 3 and trainer.best["score"] == min(scores)
+    checks = [h for h in trainer.history if "val_color" in h]
+    assert len(checks) == 3
+    if objective == "pairs":
+        best = max(checks, key=lambda h: h["val_pairs"])
+        assert len({h["val_pairs"] for h in checks}) == 3  # the check follows the training
+        assert trainer.best["score"] == -best["val_pairs"]
+    else:
+        best = min(checks, key=lambda h: h["val_color"])
+        assert not any("val_pairs" in h for h in checks)
+        assert trainer.best["score"] == best["val_color"]
+    assert trainer.best["step"] == best["step"]
     exported = trainer.export_model()
     for key, value in exported.g_h.state_dict().items():
         assert torch.equal(value.cpu(), trainer.best["g_h"][key].cpu()), key

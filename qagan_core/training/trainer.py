@@ -413,7 +413,7 @@ class Trainer:
         """Score the current generators by the no-reference criterion; keep the best."""
         assert self.color is not None
         checks = self.color.validation()
-        score = checks["val_color"]
+        score = checks.pop("criterion")
         if self.history:
             self.history[-1].update(checks)
         if self.config.select_best and (self.best is None or score < self.best["score"]):
