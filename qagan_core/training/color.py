@@ -80,7 +80,10 @@ class ColorTraining:
             self.low_summary = torch.stack(summaries)  # [2, N, D]: as is, mirrored
             self.low_pixels = thumbnail(low_thumbs, PIXEL_SIZE).to(device)
             self.high_pixels = thumbnail(high_thumbs, PIXEL_SIZE).to(device)
-        self.low_thumbs, self.high_thumbs = low_thumbs, high_thumbs  # for the pairs, at the first step
+        # For the pairs, at the first step (then released): the degradation is fitted at FIT_SIZE.
+        pairs = self.objective == "pairs"
+        self.low_fit = thumbnail(low_thumbs, FIT_SIZE) if pairs else None
+        self.high_thumbs = high_thumbs if pairs else None
         self.degradation: GlobalCurveHead | None = None  # fitted at the first step, or restored
         self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.check_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # (degraded, original)
@@ -120,6 +123,7 @@ class ColorTraining:
             self.degradation_transform = tuple(t.to(self.device) for t in transform)
             original = self.high_thumbs[:PAIR_CHECK_IMAGES].float().to(self.device)
             self.check_pairs = (self.degrade(original), original)
+            self.low_fit = self.high_thumbs = None  # a few MB per hundred photos
 
     def degrade(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` ``[B,3,H,W]`` with the learned degradation, 8-bit (after ``prepare``)."""
@@ -142,9 +146,9 @@ class ColorTraining:
         restores the degradation) makes the same pairs."""
         high = self.high_thumbs.float()
         if self.degradation is None:
-            low, high_small = thumbnail(self.low_thumbs, FIT_SIZE), thumbnail(high, FIT_SIZE)
             fit = torch.Generator().manual_seed(self.seed)
-            self.degradation = fit_degradation(high_small, low, 0, fit, self.fit_updates, FIT_LR, FIT_BATCH)
+            self.degradation = fit_degradation(thumbnail(high, FIT_SIZE), self.low_fit, 0, fit,
+                                               self.fit_updates, FIT_LR, FIT_BATCH)
         g = torch.Generator().manual_seed(self.seed + 1)
         passes = max(1, min(MAX_PASSES, math.ceil(PAIRS / len(high))))
         degraded, original = degraded_pairs(high, self.degradation, passes, 0, g)
