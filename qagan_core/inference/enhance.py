@@ -137,18 +137,12 @@ def prepare_model(model: QAGAN) -> QAGAN:
 
 def network_stages(model: QAGAN) -> list[tuple[str, torch.nn.Module]]:
     """(label, module) for each stage of one G_H pass whose end is reported: the encoder's five
-    slices (up to relu1_1 ... relu5_1) and G_H's four decoder blocks. Empty for a stand-in
-    without them (tests)."""
-    encoder, g_h = getattr(model, "encoder", None), getattr(model, "g_h", None)
-    features, slices = getattr(encoder, "features", None), getattr(encoder, "slices", None)
-    stages: list[tuple[str, torch.nn.Module]] = []
-    if isinstance(features, torch.nn.Sequential) and slices is not None:
-        stages += [(f"encode {name}", features[rng[-1]])
-                   for name, rng in zip(FEATURE_NAMES, slices, strict=False)]
-    blocks = [getattr(g_h, name, None) for name in ("dec4", "dec3", "dec2", "dec1")]
-    if all(isinstance(b, torch.nn.Module) for b in blocks):
-        stages += [(f"decode {k + 1}/{len(blocks)}", b) for k, b in enumerate(blocks)]
-    return stages
+    slices (up to relu1_1 ... relu5_1) and G_H's four decoder blocks."""
+    encoder, g_h = model.encoder, model.g_h
+    stages = [(f"encode {name}", encoder.features[rng[-1]])
+              for name, rng in zip(FEATURE_NAMES, encoder.slices, strict=True)]
+    blocks = [g_h.dec4, g_h.dec3, g_h.dec2, g_h.dec1]
+    return stages + [(f"decode {k + 1}/{len(blocks)}", b) for k, b in enumerate(blocks)]
 
 
 def _with_stage_reports(model: QAGAN, fn: Callable[[], T], on_part: PartFn | None) -> T:
