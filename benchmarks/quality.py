@@ -425,8 +425,50 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
             print(f"[{args.name}] step {p.step} test@256 {tracked[-1]['test_psnr_256']:.2f} "
                   + " ".join(f"{k} {v:.3f}" for k, v in last.items() if k.startswith("val_")), flush=True)
 
-    trainer.run(on_progress=on_progress)
+    # --compare-exports: the generators other export rules would give, kept beside the run.
+    alternatives: dict[str, dict] = {}
+    averaged: dict[str, torch.Tensor] = {}
+    averaged_steps = 0
+
+    def generators() -> dict[str, torch.Tensor]:
+        return {**{f"g_h.{k}": v for k, v in trainer.model.g_h.state_dict().items()},
+                **{f"g_l.{k}": v for k, v in trainer.model.g_l.state_dict().items()}}
+
+    def compare(p) -> None:
+        nonlocal averaged_steps
+        on_progress(p)
+        if not args.compare_exports:
+            return
+        last = trainer.history[-1]
+        if "val_color" in last and last["val_color"] < alternatives.get("selcolor", {}).get("score", 1e9):
+            alternatives["selcolor"] = {"score": last["val_color"], "step": p.step,
+                                        "state": {k: v.detach().clone() for k, v in generators().items()}}
+        if trainer._fraction() >= 0.5:  # a uniform average of the weights over the second half
+            averaged_steps += 1
+            for k, v in generators().items():
+                if not v.is_floating_point() or k not in averaged:
+                    averaged[k] = v.detach().clone().float() if v.is_floating_point() else v.clone()
+                else:
+                    averaged[k] += (v.detach().float() - averaged[k]) / averaged_steps
+
+    trainer.run(on_progress=compare)
     train_s = time.perf_counter() - start
+    if args.compare_exports:
+        alternatives["last"] = {"step": trainer.step, "state": generators()}
+        if averaged:
+            alternatives["avg2"] = {"step": trainer.step, "averaged_steps": averaged_steps, "state": averaged}
+        base, seed = args.name.rsplit("_s", 1)
+        for rule, alt in alternatives.items():
+            model = trainer.export_model()
+            model.g_h.load_state_dict({k[4:]: v for k, v in alt["state"].items() if k.startswith("g_h.")})
+            model.g_l.load_state_dict({k[4:]: v for k, v in alt["state"].items() if k.startswith("g_l.")})
+            outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
+            result = evaluate(f"{base}_{rule}_s{seed}", outputs, pairs, out)
+            averaged_note = f", {alt['averaged_steps']} steps averaged" if "averaged_steps" in alt else ""
+            result["budget"] = (f"the run {args.name}, exported by the rule '{rule}' instead "
+                                f"(step {alt['step']}{averaged_note})")
+            result["best_step"] = alt["step"]
+            write_result(out, result)
     model = trainer.export_model()
     outputs = {n: enhance(to_tensor(x), model).numpy().transpose(1, 2, 0) for n, x, _ in pairs}
     result = evaluate(args.name, outputs, pairs, out)
@@ -689,6 +731,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
     p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
+    p.add_argument("--compare-exports", action="store_true",
+                   help="with --minutes: also evaluate the generators of other export rules (NAME_last, "
+                        "NAME_selcolor: best colour distance, NAME_avg2: weights averaged over the second "
+                        "half) from the same run")
     p.add_argument("--track-test", action="store_true",
                    help="with --minutes: at every validation, the current G_H's PSNR on the test photos "
                         "at 256 px (untimed; to study the selection criterion)")
