@@ -324,8 +324,8 @@ def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
     for key in ("color_steps", "lambda_idt", "head_objective"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
-    if args.no_select_best:
-        settings["select_best"] = False
+    if args.export:
+        settings["export"] = args.export
     if args.plain_identity:
         settings["degraded_identity"] = False
     return TrainConfig(**settings)
@@ -480,7 +480,7 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
         f"--minutes {cfg.minutes:g} preset {args.preset}: {trainer.step} steps, batch {cfg.batch_size}, "
         f"crop {cfg.crop_size}->{cfg.train_size}, head {cfg.color_steps} x {cfg.head_objective}, "
         f"idt {cfg.lambda_idt:g}, "
-        f"best-by-validation {cfg.select_best} (step {best}), {where}, encoder {encoder}, "
+        f"export {cfg.export} (best step {best}), {where}, encoder {encoder}, "
         f"wall {train_s / 60:.1f} min"
     )
     result["train_config"] = cfg.to_dict()
@@ -510,7 +510,8 @@ VARIANTS: dict[str, list[str]] = {
     "product_color0": ["--color-steps", "0"],
     "product_colors": ["--head-objective", "colors"],
     "product_plainidt": ["--plain-identity"],
-    "product_nobest": ["--no-select-best"],
+    "product_nobest": ["--export", "last"],
+    "product_best": ["--export", "best"],
     "product_paper": ["--preset", "paper"],
 }
 
@@ -730,7 +731,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--preset", default="default", help="with --minutes: default or paper")
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
-    p.add_argument("--no-select-best", action="store_true", help="with --minutes: ablation")
+    p.add_argument("--export", default=None, choices=("average", "best", "last"),
+                   help="with --minutes: ablation (which generators the model gets)")
     p.add_argument("--compare-exports", action="store_true",
                    help="with --minutes: also evaluate the generators of other export rules (NAME_last, "
                         "NAME_selcolor: best colour distance, NAME_avg2: weights averaged over the second "

@@ -277,7 +277,9 @@ class TrainingState:
     (``{"state", "param_groups"}``) of ``OPTIMIZERS``; ``history_images``: the image-history
     buffers (``HISTORY_BUFFERS``, None when empty); ``color``: the colour head's training
     tensors, keys starting with ``color.``; ``best``: ``{"score", "step", "g_h", "g_l"}`` of the
-    best generators so far, or None; ``model_config`` / ``train_config``: the settings as dicts;
+    best generators so far, or None; ``average``: ``{"steps", "g_h", "g_l"}``, the generators'
+    weights averaged over that many steps, or None; ``model_config`` / ``train_config``: the
+    settings as dicts;
     ``encoder``: the encoder identity (``identity_dict``); ``training``: the model's training
     record; ``rng_python``: ``random.Random.getstate()``; ``scaler``: the AMP gradient scaler's
     state dict or None; ``history``: the loss history (the latest ``HISTORY_KEPT`` are saved).
@@ -298,6 +300,7 @@ class TrainingState:
     history_images: dict[str, torch.Tensor | None] = field(default_factory=dict)
     color: dict[str, torch.Tensor] = field(default_factory=dict)
     best: dict[str, Any] | None = None
+    average: dict[str, Any] | None = None
     source: Path | None = None
 
 
@@ -307,7 +310,8 @@ def save_training_state(path: str | os.PathLike, state: TrainingState) -> Path:
     Layout: ``g_h.*``, ``g_l.*``, ``d_h.*``, ``d_l.*`` network weights; ``opt_g.<param>.<field>``
     and ``opt_d.<param>.<field>`` optimizer tensors with the param groups in the ``param_groups``
     metadata; ``history_h`` / ``history_l`` image stacks; the ``color.*`` tensors;
-    ``best.g_h.*`` / ``best.g_l.*``; everything else in JSON metadata.
+    ``best.g_h.*`` / ``best.g_l.*``; ``average.g_h.*`` / ``average.g_l.*``; everything else in
+    JSON metadata.
     """
     tensors: dict[str, torch.Tensor] = {}
     for name in NETWORKS:
@@ -328,6 +332,9 @@ def save_training_state(path: str | os.PathLike, state: TrainingState) -> Path:
     if state.best is not None:
         tensors.update(_prefixed("best.g_h", state.best["g_h"]))
         tensors.update(_prefixed("best.g_l", state.best["g_l"]))
+    if state.average is not None:
+        tensors.update(_prefixed("average.g_h", state.average["g_h"]))
+        tensors.update(_prefixed("average.g_l", state.average["g_l"]))
     meta = {
         "format": STATE_FORMAT,
         "format_version": FORMAT_VERSION,
@@ -341,6 +348,7 @@ def save_training_state(path: str | os.PathLike, state: TrainingState) -> Path:
         "elapsed_s": state.elapsed_s,
         "scaler": state.scaler,
         "best": {"score": state.best["score"], "step": state.best["step"]} if state.best else None,
+        "average": {"steps": state.average["steps"]} if state.average else None,
         "param_groups": groups,
         "rng_python": list(state.rng_python),
         "history": state.history[-HISTORY_KEPT:],
@@ -387,6 +395,10 @@ def read_training_state(path: str | os.PathLike) -> TrainingState:
     best = _json_or(meta, "best", None, path)
     if best is not None:
         best = {**best, "g_h": _unprefixed("best.g_h", tensors), "g_l": _unprefixed("best.g_l", tensors)}
+    average = _json_or(meta, "average", None, path)
+    if average is not None:
+        average = {**average, "g_h": _unprefixed("average.g_h", tensors),
+                   "g_l": _unprefixed("average.g_l", tensors)}
     color = {k: v for k, v in tensors.items() if k.startswith("color.")}
     try:
         optimizer_param_state("color.opt", color)  # restored by the Trainer: refuse damage here
@@ -407,5 +419,6 @@ def read_training_state(path: str | os.PathLike) -> TrainingState:
         history_images={name: tensors.get(name) for name in HISTORY_BUFFERS},
         color=color,
         best=best,
+        average=average,
         source=path,
     )

@@ -96,7 +96,7 @@ def ddp_run(tmp_path_factory, random_encoder):
     low, high = work / "low", work / "high"
     write_photos(low, 3, seed=1, dark=True)
     write_photos(high, 3, seed=2, dark=False)
-    config = tiny_config(low, high, steps=2, batch_size=2, color_steps=2, select_best=False,
+    config = tiny_config(low, high, steps=2, batch_size=2, color_steps=2, export="last",
                          model=dataclasses.replace(TINY_MODEL, spectral_norm=False))
     single = Trainer(config, random_encoder)
     with torch.no_grad():

@@ -11,7 +11,7 @@ import torch
 from helpers import TINY_MODEL, tiny_config, write_photos
 from PIL import Image
 
-from qagan_core import TrainConfig, Trainer, enhance, load_image, read_model_info
+from qagan_core import Cancelled, TrainConfig, Trainer, enhance, load_image, read_model_info
 from qagan_core.cli import main
 from qagan_core.training import lr_factor_at, preset_settings
 from qagan_core.training import trainer as trainer_module
@@ -103,8 +103,8 @@ def test_best_by_validation_is_exported_and_survives_resume(folders, random_enco
     """"pairs" keeps the generators best on the synthetic-pair check (highest val_pairs),
     "colors" those closest to the high folder's colours (lowest val_color)."""
     low, high = folders
-    trainer = Trainer(tiny_config(low, high, steps=3, color_steps=2, head_objective=objective),
-                      random_encoder)
+    trainer = Trainer(tiny_config(low, high, steps=3, color_steps=2, head_objective=objective,
+                                  export="best"), random_encoder)
     trainer.run()
     checks = [h for h in trainer.history if "val_color" in h]
     assert len(checks) == 3
@@ -127,13 +127,48 @@ def test_best_by_validation_is_exported_and_survives_resume(folders, random_enco
         assert torch.equal(value.cpu(), exported.g_h.state_dict()[key].cpu()), key
 
 
+def _generators(trainer: Trainer) -> dict[str, torch.Tensor]:
+    return {f"{name}.{k}": v.detach().clone() for name, module in (("g_h", trainer.model.g_h),
+                                                                  ("g_l", trainer.model.g_l))
+            for k, v in module.state_dict().items()}
+
+
+def test_the_average_of_the_second_half_is_exported_and_survives_resume(folders, random_encoder,
+                                                                       tmp_path: Path) -> None:
+    """export "average": the model gets the mean of the generators after each step of the second
+    half (steps 3 to 6 of 6), and a run resumed in that half exports the same average."""
+    low, high = folders
+    config = tiny_config(low, high, steps=6, color_steps=1, export="average")
+    trainer = Trainer(config, random_encoder)
+    seen: list[dict[str, torch.Tensor]] = []
+    trainer.run(on_progress=lambda p: seen.append(_generators(trainer)))
+    assert trainer.average["steps"] == 4
+    exported = trainer.export_model()
+    assert exported.info["training"]["averaged_steps"] == 4
+    assert not torch.equal(exported.g_h.to_rgb[1].weight, trainer.model.g_h.to_rgb[1].weight)
+    for name in ("g_h", "g_l"):
+        for key, value in getattr(exported, name).state_dict().items():
+            mean = torch.stack([s[f"{name}.{key}"].float() for s in seen[2:]]).mean(0)
+            assert torch.allclose(value.float(), mean, atol=1e-6), (name, key)
+
+    state = tmp_path / "s.state.safetensors"
+    stopped = Trainer(config, random_encoder, state_path=state)
+    with pytest.raises(Cancelled):
+        stopped.run(should_stop=lambda: stopped.step == 4)
+    resumed = Trainer.resume(state, encoder=random_encoder)
+    assert resumed.average["steps"] == 2
+    resumed.run()
+    for key, value in resumed.export_model().g_h.state_dict().items():
+        assert torch.allclose(value, exported.g_h.state_dict()[key], atol=1e-6), key
+
+
 def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
     low, high = folders
     cfg = TrainConfig(**preset_settings("paper"))
     assert (cfg.lr_g, cfg.lr_d, cfg.beta1, cfg.beta2, cfg.batch_size, cfg.epochs) == (
         1e-4, 1e-4, 0.5, 0.999, 12, 150)
     assert (cfg.crop_size, cfg.train_size, cfg.lambda_cc) == (256, 128, 2.0)
-    assert (cfg.lambda_idt, cfg.history_size, cfg.color_steps, cfg.select_best) == (0, 0, 0, False)
+    assert (cfg.lambda_idt, cfg.history_size, cfg.color_steps, cfg.export) == (0, 0, 0, "last")
     assert not cfg.model.global_curve and not cfg.model.qam_residual and cfg.model.use_qam
     small = {**preset_settings("paper"), "model": TINY_MODEL.__class__(
         **{**TINY_MODEL.to_dict(), "global_curve": False, "qam_residual": False})}
@@ -147,10 +182,10 @@ def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
 
 def test_old_states_train_without_the_colour_head(random_encoder) -> None:
     old = {k: v for k, v in TrainConfig().to_dict().items()
-           if k not in ("color_steps", "select_best", "lr_color", "color_batch", "minutes",
+           if k not in ("color_steps", "export", "lr_color", "color_batch", "minutes",
                         "head_objective", "degradation_updates")}
     cfg = TrainConfig.from_dict(old)
-    assert cfg.color_steps == 0 and not cfg.select_best and cfg.minutes is None
+    assert cfg.color_steps == 0 and cfg.export == "last" and cfg.minutes is None
     assert TrainConfig().head_objective == "pairs"
     # a state from before the pairs objective trained its head with the colour term
     assert TrainConfig.from_dict({**old, "color_steps": 16}).head_objective == "colors"

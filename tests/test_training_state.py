@@ -21,7 +21,8 @@ from qagan_core.training import Trainer
 
 META_KEYS = {
     "format", "format_version", "arch", "config", "encoder", "random_encoder", "training",
-    "train_config", "step", "elapsed_s", "scaler", "best", "param_groups", "rng_python", "history",
+    "train_config", "step", "elapsed_s", "scaler", "best", "average", "param_groups", "rng_python",
+    "history",
 }
 
 
@@ -31,7 +32,7 @@ def saved(tmp_path_factory, random_encoder) -> tuple[Trainer, Path]:
     work = tmp_path_factory.mktemp("state")
     write_photos(work / "low", 3, seed=1, dark=True)
     write_photos(work / "high", 3, seed=2, dark=False)
-    config = tiny_config(work / "low", work / "high", steps=3, color_steps=1, select_best=True,
+    config = tiny_config(work / "low", work / "high", steps=3, color_steps=1, export="best",
                          history_size=2)
     trainer = Trainer(config, random_encoder)
     trainer.train_step()
@@ -114,18 +115,19 @@ def test_a_state_read_back_saves_the_same_file(saved, random_encoder, tmp_path: 
 
 
 def test_a_state_saved_before_later_entries_still_resumes(saved, random_encoder, tmp_path: Path) -> None:
-    """States from before elapsed_s, best and the full scaler record (scaler.scale tensor) load."""
+    """States from before elapsed_s, best, average and the full scaler record (scaler.scale
+    tensor) load."""
     _, path = saved
     with safe_open(str(path), framework="pt") as fh:
         tensors = {k: fh.get_tensor(k) for k in fh.keys()}
         meta = dict(fh.metadata())
-    for key in ("elapsed_s", "best", "scaler"):
+    for key in ("elapsed_s", "best", "average", "scaler"):
         del meta[key]
     tensors["scaler.scale"] = torch.tensor([512.0])
     old = tmp_path / "old.state.safetensors"
     save_file(tensors, str(old), metadata=meta)
     state = read_training_state(old)
-    assert state.elapsed_s == 0.0 and state.best is None
+    assert state.elapsed_s == 0.0 and state.best is None and state.average is None
     assert state.scaler == {"scale": 512.0, "growth_factor": 2.0, "backoff_factor": 0.5,
                             "growth_interval": 2000, "_growth_tracker": 0}
     resumed = Trainer.resume(old, encoder=random_encoder)

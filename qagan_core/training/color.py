@@ -169,7 +169,7 @@ class ColorTraining:
         ``val_pairs`` ("pairs" only): PSNR in dB of the whole G_H on the first
         high-quality thumbnails (``global_size``, as E sees training crops) degraded
         by the learned degradation, against the thumbnails: the synthetic-pair check.
-        ``criterion``: what ``select_best`` minimises (-val_pairs, else val_color).
+        ``criterion``: what export "best" minimises (-val_pairs, else val_color).
         Diagnostics (docs/architecture.md): ``val_delta`` mean |output - input|;
         ``val_mean_gap`` mean |channel mean of the outputs - that of the high
         folder|; ``val_sat`` mean chroma of the outputs / that of the high folder.

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from ..model.config import ModelConfig
 
 HEAD_OBJECTIVES = ("pairs", "colors")
+EXPORTS = ("average", "best", "last")
 
 
 @dataclass
@@ -35,10 +36,12 @@ class TrainConfig:
     crop degraded by the learned degradation and must give back the crop (a
     plain identity term teaches G_H's U-Net to undo what the head adds to a
     photo that already has the look).
-    ``select_best`` exports the generators that were best by the no-reference
-    validation criterion (colour distance to the high folder) instead of the
-    last ones. ``minutes``: train for this long (the learning rate decays over
-    the time instead of the steps); overrides ``steps`` and ``epochs``.
+    ``export``: which generators the model file gets: ``average`` (their
+    weights averaged over the second half of the run, while the learning rate
+    decays), ``best`` (those best by the no-reference validation criterion,
+    checked 20 times over the run) or ``last``. ``minutes``: train for this
+    long (the learning rate decays over the time instead of the steps);
+    overrides ``steps`` and ``epochs``.
     ``preset_settings("paper")`` turns every addition off.
     An epoch is ceil(max(#low, #high) / batch_size) steps. ``steps`` overrides
     ``epochs`` when set.
@@ -67,7 +70,7 @@ class TrainConfig:
     head_objective: str = "pairs"
     degradation_updates: int = 200
     degraded_identity: bool = True
-    select_best: bool = True
+    export: str = "average"
     minutes: float | None = None
     load_size: int = 512
     crop_size: int = 256
@@ -100,6 +103,8 @@ class TrainConfig:
         # Settings added later: a saved state without them was trained without them.
         data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
                 "head_objective": "colors", "degraded_identity": False, **data}
+        if "export" not in data:  # before the export rule, best-by-validation was a switch
+            data["export"] = "best" if data["select_best"] else "last"
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
         known = {f.name for f in dataclasses.fields(cls)}
         return cls(model=model, **{k: v for k, v in data.items() if k in known})
@@ -119,6 +124,7 @@ class TrainConfig:
             (self.lr_color > 0, "lr_color must be positive"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
             (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
+            (self.export in EXPORTS, f"export must be one of {', '.join(EXPORTS)}"),
             (self.head_objective in HEAD_OBJECTIVES,
              f"head_objective must be one of {', '.join(HEAD_OBJECTIVES)}"),
             (self.workers >= 0, "workers must be >= 0"),
@@ -152,12 +158,12 @@ PRESETS = ("default", "paper")
 def preset_settings(name: str) -> dict:
     """TrainConfig settings of a preset. ``paper``: the paper's method and §4.2 settings
     with every addition off (global head, colour term, identity loss, best-model
-    selection) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
+    selection or averaging) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
     residual outputs and spectral normalisation in D (docs/architecture.md)."""
     if name == "default":
         return {}
     if name == "paper":
-        return {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
+        return {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "export": "last",
                 "model": ModelConfig(global_curve=False, qam_residual=False)}
     raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
 

@@ -12,9 +12,9 @@ One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
 
 Not in the paper either (see TrainConfig): with ``color_steps`` > 0, G_H's
 global colour head is trained only by the colour-distribution term
-(``color.py``) and the losses above train the rest of G_H; ``select_best``
-keeps the generators best by a no-reference criterion; ``minutes`` trains for
-a time budget.
+(``color.py``) and the losses above train the rest of G_H; ``export``
+chooses the exported generators (averaged over the second half of the run, or
+best by a no-reference criterion); ``minutes`` trains for a time budget.
 
 The encoder is frozen; G and D are updated with Adam, alternately.
 
@@ -30,6 +30,7 @@ writes files; every process stops at the same step.
 
 from __future__ import annotations
 
+import copy
 import datetime as _dt
 import logging
 import math
@@ -165,7 +166,8 @@ class Trainer:
         if config.color_steps and config.model.global_curve:
             thumbs = (self.low.thumbnails(mc.global_size), self.high.thumbnails(mc.global_size))
             self.color = ColorTraining(self.model, *thumbs, config)
-        self.best: dict | None = None  # {"score", "step", "g_h", "g_l"} with select_best
+        self.best: dict | None = None  # {"score", "step", "g_h", "g_l"} with export "best"
+        self.average: dict | None = None  # {"steps", "g_h", "g_l"} with export "average"
         self._preview_input = self.low.first_image(256) if config.preview_every else None
         # After the thumbnails: they may drop unreadable files, the batches index the rest.
         batches = StepBatches(self.low, self.high, config.batch_size, config.seed, rank, world)
@@ -207,7 +209,9 @@ class Trainer:
                 f"{length}: {batch}, crops {cfg.crop_size} px resized to "
                 f"{cfg.train_size} px, lr {cfg.lr_g:g}/{cfg.lr_d:g}, lambda_cc {cfg.lambda_cc:g}, "
                 f"identity {cfg.lambda_idt:g}, {color}"
-                + (", best-by-validation export" if cfg.select_best and self.color is not None else ""))
+                + (", best-by-validation export" if cfg.export == "best" and self.color is not None else "")
+                + (", exporting the weights averaged over the second half" if cfg.export == "average"
+                   else ""))
 
     # ----------------------------------------------------------------- one step
     @property
@@ -386,6 +390,8 @@ class Trainer:
                 self.total_steps = max(self.step, round(self.step * self.budget_s / self.elapsed_s))
                 if self.finished():
                     self.total_steps = self.step
+            if cfg.export == "average" and self._fraction() >= 0.5:
+                self._add_to_average()
             if on_progress is not None:
                 lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
                 on_progress(Progress(self.step, self.total_steps, losses, *lr))
@@ -416,13 +422,29 @@ class Trainer:
         score = checks.pop("criterion")
         if self.history:
             self.history[-1].update(checks)
-        if self.config.select_best and (self.best is None or score < self.best["score"]):
+        if self.config.export == "best" and (self.best is None or score < self.best["score"]):
             self.best = {
                 "score": score, "step": self.step,
                 "g_h": {k: v.detach().clone() for k, v in self.model.g_h.state_dict().items()},
                 "g_l": {k: v.detach().clone() for k, v in self.model.g_l.state_dict().items()},
             }
         return score
+
+    @torch.no_grad()
+    def _add_to_average(self) -> None:
+        """Fold the current generators into the running mean of their weights (export "average":
+        the steps of the second half, while the learning rate decays; stochastic weight averaging)."""
+        if self.average is None:
+            self.average = {"steps": 0, "g_h": {}, "g_l": {}}
+        self.average["steps"] += 1
+        n = self.average["steps"]
+        for name, module in (("g_h", self.model.g_h), ("g_l", self.model.g_l)):
+            mean = self.average[name]
+            for key, value in module.state_dict().items():
+                if key not in mean or not value.is_floating_point():
+                    mean[key] = value.detach().clone()
+                else:
+                    mean[key] += (value.detach() - mean[key]) / n
 
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
@@ -451,7 +473,9 @@ class Trainer:
             "head_objective": cfg.head_objective if self.color is not None else None,
             "minutes": cfg.minutes,
             "train_seconds": round(self.elapsed_s, 1),
+            "export": cfg.export,
             "best_step": self.best["step"] if self.best else None,
+            "averaged_steps": self.average["steps"] if self.average else None,
             "train_size": cfg.train_size,
             "crop_size": cfg.crop_size,
             "n_low": len(self.low),
@@ -464,11 +488,12 @@ class Trainer:
         }
 
     def export_model(self) -> QAGAN:
-        """A copy of the current generators as an enhancement model (in eval mode)."""
+        """The generators chosen by ``export`` (the current ones until there is an average or a
+        best) as an enhancement model (in eval mode)."""
         model = QAGAN(self.config.model, self.encoder, {"training": self.training_info()})
-        best = self.best
-        model.g_h.load_state_dict(best["g_h"] if best else self.model.g_h.state_dict())
-        model.g_l.load_state_dict(best["g_l"] if best else self.model.g_l.state_dict())
+        chosen = self.average or self.best
+        model.g_h.load_state_dict(chosen["g_h"] if chosen else self.model.g_h.state_dict())
+        model.g_l.load_state_dict(chosen["g_l"] if chosen else self.model.g_l.state_dict())
         return model.to(self.device).eval()
 
     def save(self) -> Path | None:
@@ -504,6 +529,7 @@ class Trainer:
             history_images={"history_h": self.history_h.state(), "history_l": self.history_l.state()},
             color=self.color.state_tensors() if self.color is not None else {},
             best=best,
+            average=self.average,
         )
         return save_training_state(path, state)
 
@@ -532,6 +558,12 @@ class Trainer:
             self.color.load_state_tensors(state.color, path)
         if state.best is not None:
             self.best = dict(state.best)
+        if state.average is not None:
+            self.average = {"steps": state.average["steps"]}
+            for name, module, what in (("g_h", self.model.g_h, "averaged G_H"),
+                                       ("g_l", self.model.g_l, "averaged G_L")):
+                load_weights(copy.deepcopy(module), state.average[name], what, path)  # checks it fits
+                self.average[name] = {k: v.to(self.device) for k, v in state.average[name].items()}
         if self.budget_s:
             self.total_steps = max(self.step, round(self.step * self.budget_s / max(self.elapsed_s, 1e-9)))
         self.history = list(state.history)
