@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from . import distributed
 from .errors import Cancelled, EncoderWeightsMissing, QAGANError
 from .inference.enhance import MODES
-from .training.config import HEAD_OBJECTIVES, PRESETS
+from .training.config import EXPORTS, HEAD_OBJECTIVES, PRESETS
 
 if TYPE_CHECKING:
     import torch
@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--head-objective", choices=HEAD_OBJECTIVES,
                    help="what trains the global head: pairs (learned-degradation pairs, the default) "
                         "or colors (the colour-distribution term)")
+    t.add_argument("--export", choices=EXPORTS,
+                   help="which generators the model gets: average (their weights averaged over the "
+                        "second half of the run, the default), best (by the no-reference check) or last")
     t.add_argument("--load-size", type=int, help="photos are first resized to this long side (512)")
     t.add_argument("--crop-size", type=int, help="random crop side (256)")
     t.add_argument("--train-size", type=int, help="crops are resized to this (128; 64 with --minutes "
@@ -218,7 +221,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
         "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
         "lambda_cc": args.lambda_cc, "lambda_idt": args.lambda_idt,
         "history_size": args.history_size, "color_steps": args.color_steps,
-        "head_objective": args.head_objective,
+        "head_objective": args.head_objective, "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,
         "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,
         "device": args.device, "amp": args.amp, "save_every": args.save_every,

@@ -210,12 +210,13 @@ def test_cli_resume_alone_keeps_the_saved_settings(folders, tmp_path: Path) -> N
     model = tmp_path / "m.safetensors"
     assert main(["train", "--low", str(low), "--high", str(high), "--out", str(model), "--steps", "1",
                  "--batch-size", "2", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
-                 "--seed", "7", "--head-objective", "colors", "--encoder", "random", "--device", "cpu"]) == 0
+                 "--seed", "7", "--head-objective", "colors", "--export", "last", "--encoder", "random",
+                 "--device", "cpu"]) == 0
     state = tmp_path / "m.state.safetensors"
     assert main(["train", "--resume", str(state), "--steps", "2"]) == 0
     training = read_model_info(model)["training"]
     assert (training["steps"], training["batch_size"], training["train_size"], training["seed"],
-            training["head_objective"]) == (2, 2, 32, 7, "colors")
+            training["head_objective"], training["export"]) == (2, 2, 32, 7, "colors", "last")
 
 
 def test_cli_drop_state_keeps_only_the_model(folders, tmp_path: Path) -> None:
