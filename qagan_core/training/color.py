@@ -39,7 +39,6 @@ from .degradation import degrade, degraded_pairs, fit_degradation, new_degradati
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
 DIRECTIONS = 64  # random projections per step of the colour term
 VALIDATION_IMAGES = 32
-PAIR_CHECK_IMAGES = 16  # degraded high thumbnails of the synthetic-pair check ("pairs")
 PAIR_BATCH = 32  # pairs per regression update
 PAIRS = 384  # degraded pairs aimed at: passes over the high folder, 1 to MAX_PASSES
 MAX_PASSES = 8
@@ -86,7 +85,6 @@ class ColorTraining:
         self.high_thumbs = high_thumbs if pairs else None
         self.degradation: GlobalCurveHead | None = None  # fitted at the first step, or restored
         self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-        self.check_pairs: tuple[torch.Tensor, torch.Tensor] | None = None  # (degraded, original)
         self.degradation_transform: tuple[torch.Tensor, ...] = ()  # the degradation's, on the device
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999))
         self.generator = torch.Generator().manual_seed(self.seed)
@@ -121,8 +119,6 @@ class ColorTraining:
             self.pairs = self._make_pairs()
             transform = self.degradation.from_summary(torch.zeros(1, 0))
             self.degradation_transform = tuple(t.to(self.device) for t in transform)
-            original = self.high_thumbs[:PAIR_CHECK_IMAGES].float().to(self.device)
-            self.check_pairs = (self.degrade(original), original)
             self.low_fit = self.high_thumbs = None  # a few MB per hundred photos
 
     def degrade(self, x: torch.Tensor) -> torch.Tensor:
@@ -162,17 +158,13 @@ class ColorTraining:
 
     @torch.no_grad()
     def validation(self) -> dict[str, float]:
-        """Checks of the current G_H that need no test truth, and diagnostics.
+        """No-reference check of the current G_H on the first low-quality thumbnails.
 
-        ``val_color``: colour distance of its output on the first low-quality
-        thumbnails to the whole high-quality folder (fixed projections).
-        ``val_pairs`` ("pairs" only): PSNR in dB of the whole G_H on the first
-        high-quality thumbnails (``global_size``, as E sees training crops) degraded
-        by the learned degradation, against the thumbnails: the synthetic-pair check.
-        ``criterion``: what export "best" minimises (-val_pairs, else val_color).
-        Diagnostics (docs/architecture.md): ``val_delta`` mean |output - input|;
-        ``val_mean_gap`` mean |channel mean of the outputs - that of the high
-        folder|; ``val_sat`` mean chroma of the outputs / that of the high folder.
+        ``val_color``: colour distance of its output to the whole high-quality folder
+        (fixed projections), the criterion of export "best". Diagnostics
+        (docs/architecture.md): ``val_delta`` mean |output - input|; ``val_mean_gap``
+        mean |channel mean of the outputs - that of the high folder|; ``val_sat``
+        mean chroma of the outputs / that of the high folder.
         """
         g_h = self.model.g_h
         was_training = g_h.training
@@ -181,12 +173,6 @@ class ColorTraining:
         x = self.low_pixels[:k]
         transform = self.head.from_summary(self.low_summary[0, :k])
         y = g_h(x, self.model.encoder(x), transform).clamp(0, 1)
-        checks = {}
-        if self.check_pairs is not None:
-            degraded, original = self.check_pairs
-            restored = torch.cat([self.model.enhance_tensor(c) for c in degraded.split(4)]).clamp(0, 1)
-            mse = (restored - original).pow(2).mean((1, 2, 3)).clamp_min(1e-10)
-            checks["val_pairs"] = float((-10 * mse.log10()).mean())
         g_h.train(was_training)
         directions = self.validation_directions
 
@@ -194,14 +180,12 @@ class ColorTraining:
             return float((t.amax(1) - t.amin(1)).mean())
 
         high = self.high_pixels
-        checks.update({
+        return {
             "val_color": float(color_distance(y, high, directions)),
             "val_delta": float((y - x).abs().mean()),
             "val_mean_gap": float((y.mean((0, 2, 3)) - high.mean((0, 2, 3))).abs().mean()),
             "val_sat": chroma(y) / max(chroma(high), 1e-6),
-        })
-        checks["criterion"] = -checks["val_pairs"] if "val_pairs" in checks else checks["val_color"]
-        return checks
+        }
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {"color.rng": self.generator.get_state(),

@@ -419,7 +419,7 @@ class Trainer:
         """Score the current generators by the no-reference criterion; keep the best."""
         assert self.color is not None
         checks = self.color.validation()
-        score = checks.pop("criterion")
+        score = checks["val_color"]
         if self.history:
             self.history[-1].update(checks)
         if self.config.export == "best" and (self.best is None or score < self.best["score"]):
