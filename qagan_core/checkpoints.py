@@ -224,7 +224,7 @@ def load_model(
     allow_download: bool = True,
     encoder: VGGEncoder | None = None,
 ) -> QAGAN:
-    """Load an enhancement model (or the generators of a training state), ready for inference.
+    """Load an enhancement model (or the generators a training state exports), ready for inference.
 
     The encoder is rebuilt from the identity recorded in the file: the seeded
     random encoder, or the pretrained weights found in ``models_dir`` /
@@ -233,15 +233,19 @@ def load_model(
     """
     path = Path(path)
     tensors, meta = read_safetensors(path)
-    _check_format(path, meta, (MODEL_FORMAT, STATE_FORMAT))
+    fmt = _check_format(path, meta, (MODEL_FORMAT, STATE_FORMAT))
     config = ModelConfig.from_dict(_json(meta, "config", path))
     identity = _json(meta, "encoder", path)
     if encoder is None or encoder.identity.fingerprint != identity.get("fingerprint"):
         encoder = encoder_for(identity, models_dir, encoder_weights, allow_download)
     info = {"training": _json(meta, "training", path), "source": str(path)}
     model = QAGAN(config, encoder, info)
-    load_weights(model.g_h, _unprefixed("g_h", tensors), "G_H", path)
-    load_weights(model.g_l, _unprefixed("g_l", tensors), "G_L", path)
+    prefix = ""  # a state gives the generators its model file gets: averaged, best, else current
+    if fmt == STATE_FORMAT:
+        kept = [k for k in ("average", "best") if any(t.startswith(f"{k}.g_h.") for t in tensors)]
+        prefix = f"{kept[0]}." if kept else ""
+    load_weights(model.g_h, _unprefixed(prefix + "g_h", tensors), "G_H", path)
+    load_weights(model.g_l, _unprefixed(prefix + "g_l", tensors), "G_L", path)
     model.eval()
     if device is not None:
         model.to(device)
