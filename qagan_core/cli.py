@@ -81,8 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what trains the global head: pairs (learned-degradation pairs, the default) "
                         "or colors (the colour-distribution term)")
     t.add_argument("--export", choices=EXPORTS,
-                   help="which generators the model gets: average (their weights averaged over the "
-                        "second half of the run, the default), best (by the no-reference check) or last")
+                   help="which generators the model gets: best (by the no-reference check, the "
+                        "default), average (their weights averaged over the second half of the run) or "
+                        "last")
     t.add_argument("--load-size", type=int, help="photos are first resized to this long side (512)")
     t.add_argument("--crop-size", type=int, help="random crop side (256)")
     t.add_argument("--train-size", type=int, help="crops are resized to this (128; 64 with --minutes "
