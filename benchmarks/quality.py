@@ -51,6 +51,7 @@ from benchmarks.looks import GRADES  # noqa: E402
 from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
 from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
 from qagan_core.training import budget_sizes, preset_settings  # noqa: E402
+from qagan_core.training.trainer import fold_into_mean  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
 DEFAULT_OUT = REPO / "benchmarks" / "out"
@@ -443,13 +444,9 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
         if "val_color" in last and last["val_color"] < alternatives.get("selcolor", {}).get("score", 1e9):
             alternatives["selcolor"] = {"score": last["val_color"], "step": p.step,
                                         "state": {k: v.detach().clone() for k, v in generators().items()}}
-        if trainer._fraction() >= 0.5:  # a uniform average of the weights over the second half
+        if trainer._fraction() >= 0.5:  # the weights averaged over the second half, as export "average"
             averaged_steps += 1
-            for k, v in generators().items():
-                if not v.is_floating_point() or k not in averaged:
-                    averaged[k] = v.detach().clone().float() if v.is_floating_point() else v.clone()
-                else:
-                    averaged[k] += (v.detach().float() - averaged[k]) / averaged_steps
+            fold_into_mean(averaged, generators(), averaged_steps)
 
     trainer.run(on_progress=compare)
     train_s = time.perf_counter() - start

@@ -73,6 +73,17 @@ log = logging.getLogger("qagan")
 VALIDATIONS = 20  # times the no-reference criterion is computed over a run
 
 
+@torch.no_grad()
+def fold_into_mean(mean: dict[str, torch.Tensor], state: dict[str, torch.Tensor], n: int) -> None:
+    """Update ``mean`` (a state dict's running mean over ``n - 1`` states; empty at first) to
+    include ``state`` as the ``n``-th; integer entries keep their latest value."""
+    for key, value in state.items():
+        if key not in mean or not value.is_floating_point():
+            mean[key] = value.detach().clone()
+        else:
+            mean[key] += (value.detach() - mean[key]) / n
+
+
 @dataclass
 class Progress:
     """What a progress callback receives after every step."""
@@ -437,14 +448,8 @@ class Trainer:
         if self.average is None:
             self.average = {"steps": 0, "g_h": {}, "g_l": {}}
         self.average["steps"] += 1
-        n = self.average["steps"]
         for name, module in (("g_h", self.model.g_h), ("g_l", self.model.g_l)):
-            mean = self.average[name]
-            for key, value in module.state_dict().items():
-                if key not in mean or not value.is_floating_point():
-                    mean[key] = value.detach().clone()
-                else:
-                    mean[key] += (value.detach() - mean[key]) / n
+            fold_into_mean(self.average[name], module.state_dict(), self.average["steps"])
 
     @torch.no_grad()
     def preview(self) -> torch.Tensor:
@@ -556,9 +561,10 @@ class Trainer:
         self.elapsed_s = state.elapsed_s
         if self.color is not None:
             self.color.load_state_tensors(state.color, path)
-        if state.best is not None:
+        # Only the record of this run's export rule (a resume may change the rule).
+        if state.best is not None and self.config.export == "best":
             self.best = dict(state.best)
-        if state.average is not None:
+        if state.average is not None and self.config.export == "average":
             self.average = {"steps": state.average["steps"]}
             for name, module, what in (("g_h", self.model.g_h, "averaged G_H"),
                                        ("g_l", self.model.g_l, "averaged G_L")):
