@@ -156,6 +156,27 @@ def test_the_average_of_the_second_half_is_exported_and_survives_resume(folders,
         assert torch.allclose(value, exported.g_h.state_dict()[key], atol=1e-6), key
 
 
+def test_a_resume_that_changes_the_export_rule_drops_the_old_rules_record(folders, random_encoder,
+                                                                         tmp_path: Path) -> None:
+    """A state trained with export "average" and resumed with "best" (or the reverse) must not
+    export the old rule's saved generators: they would win over the new rule at export."""
+    low, high = folders
+    state = tmp_path / "s.state.safetensors"
+    for first, then in (("average", "best"), ("best", "average")):
+        stopped = Trainer(tiny_config(low, high, steps=6, color_steps=1, export=first), random_encoder,
+                          state_path=state)
+        with pytest.raises(Cancelled):
+            stopped.run(should_stop=lambda t=stopped: t.step == 4)
+        assert getattr(stopped, first) is not None  # the old rule's record is in the state
+        resumed = Trainer.resume(state, {"export": then}, encoder=random_encoder)
+        assert getattr(resumed, first) is None, f"{first} kept after resuming with export {then!r}"
+        resumed.run()
+        record = getattr(resumed, then)
+        exported = resumed.export_model().g_h.state_dict()
+        for key, value in record["g_h"].items():
+            assert torch.equal(exported[key], value), key
+
+
 def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
     low, high = folders
     cfg = TrainConfig(**preset_settings("paper"))
