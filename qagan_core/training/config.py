@@ -20,9 +20,10 @@ class TrainConfig:
     epochs with the learning rate constant for the first half and decayed
     linearly to zero over the second, 256 crops resized to 128, lambda_cc = 2.
     Not in the paper: ``lambda_idt`` weighs an identity loss (G_H keeps a
-    high-quality photo, G_L a low-quality one, L1); on by default (1.0) because
-    the quality benchmark measured it best (BENCHMARKS.md); 0 is the paper's
-    setting. ``history_size`` > 0 shows the discriminators generated images
+    high-quality photo, G_L a low-quality one, L1); on by default (5.0): it
+    keeps the adversarially trained U-Net of G_H from drifting away early in a
+    run (the transient measured in BENCHMARKS.md, "Learning the look"); 0 is the
+    paper's setting. ``history_size`` > 0 shows the discriminators generated images
     from a history buffer of that many (half of each batch, as in CycleGAN);
     off, as measured.
     Also not in the paper (additions, each measured in BENCHMARKS.md):
@@ -62,7 +63,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lambda_cc: float = 2.0
-    lambda_idt: float = 1.0
+    lambda_idt: float = 5.0
     history_size: int = 0
     color_steps: int = 16
     lr_color: float = 1e-3
