@@ -395,6 +395,24 @@ def cmd_train(args: argparse.Namespace) -> None:
     write_result(out, result)
 
 
+def pairs_at_256(pairs: list) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The test pairs (input, truth) resized to 256 px: a quick test while a run trains."""
+    def at_256(a: np.ndarray) -> torch.Tensor:
+        return to_tensor(to_array(to_image(a).resize((256, 256), Image.Resampling.LANCZOS)))
+
+    return [(at_256(x), at_256(t)) for _, x, t in pairs]
+
+
+@torch.no_grad()
+def current_test_psnr(trainer: Trainer, small: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
+    """Mean PSNR of the trainer's current G_H on ``pairs_at_256`` pairs (not timed)."""
+    trainer.model.g_h.eval()
+    scores = [float(psnr_per_image(trainer.model.enhance_tensor(x[None]).clamp(0, 1)[0], t, BORDER)[0])
+              for x, t in small]
+    trainer.model.g_h.train()
+    return sum(scores) / len(scores)
+
+
 def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
     cfg = product_config(args, out)
     (out / "models").mkdir(parents=True, exist_ok=True)
@@ -408,20 +426,13 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
                   flush=True)
 
     tracked: list[dict] = []
-    small = [(to_tensor(to_array(to_image(x).resize((256, 256), Image.Resampling.LANCZOS))),
-              to_tensor(to_array(to_image(t).resize((256, 256), Image.Resampling.LANCZOS))))
-             for _, x, t in pairs] if args.track_test else []
+    small = pairs_at_256(pairs) if args.track_test else []
 
     def on_progress(p) -> None:
         log_progress(p)
         last = trainer.history[-1]
         if small and "val_color" in last and (not tracked or tracked[-1]["step"] != p.step):
-            trainer.model.g_h.eval()  # the current G_H on the test photos at 256 px (not timed)
-            with torch.no_grad():
-                scores = [float(psnr_per_image(trainer.model.enhance_tensor(x[None]).clamp(0, 1)[0],
-                                               t, BORDER)[0]) for x, t in small]
-            trainer.model.g_h.train()
-            tracked.append({"step": p.step, "test_psnr_256": sum(scores) / len(scores),
+            tracked.append({"step": p.step, "test_psnr_256": current_test_psnr(trainer, small),
                             **{k: v for k, v in last.items() if k.startswith("val_")}})
             print(f"[{args.name}] step {p.step} test@256 {tracked[-1]['test_psnr_256']:.2f} "
                   + " ".join(f"{k} {v:.3f}" for k, v in last.items() if k.startswith("val_")), flush=True)

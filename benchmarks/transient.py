@@ -29,12 +29,10 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks.quality import BORDER, test_pairs, to_array, to_image, to_tensor
-from qagan_core.metrics import psnr_per_image
+from benchmarks.quality import current_test_psnr, pairs_at_256, test_pairs
 from qagan_core.model import apply_curve, color_distance
 from qagan_core.training import TrainConfig, budget_sizes
 from qagan_core.training import trainer as trainer_module
@@ -140,10 +138,7 @@ def main() -> None:
         clip_generator_updates(trainer, args.clip)
     if args.low_base:
         trainer._g_l = LowBase(trainer)
-    def at_256(a) -> torch.Tensor:
-        return to_tensor(to_array(to_image(a).resize((256, 256), Image.Resampling.LANCZOS)))
-
-    small = [(at_256(x), at_256(t)) for _, x, t in test_pairs(out)]
+    small = pairs_at_256(test_pairs(out))
     color = trainer.color
 
     @torch.no_grad()
@@ -152,14 +147,6 @@ def main() -> None:
         x = color.low_pixels[:k]
         y = apply_curve(x, *color.head.from_summary(color.low_summary[0, :k])).clamp(0, 1)
         return float(color_distance(y, color.high_pixels, color.validation_directions))
-
-    @torch.no_grad()
-    def test_psnr() -> float:
-        trainer.model.g_h.eval()
-        scores = [float(psnr_per_image(trainer.model.enhance_tensor(x[None]).clamp(0, 1)[0], t, BORDER)[0])
-                  for x, t in small]
-        trainer.model.g_h.train()
-        return sum(scores) / len(scores)
 
     rows = []
     start = time.perf_counter()
@@ -171,7 +158,7 @@ def main() -> None:
         if norms is not None:
             row.update({k: round(v, 4) for k, v in norms.last.items()})
         if trainer.step % args.test_every == 0 or trainer.step == args.steps:
-            row["test_psnr_256"] = round(test_psnr(), 2)
+            row["test_psnr_256"] = round(current_test_psnr(trainer, small), 2)
         row["seconds"] = round(time.perf_counter() - start)
         rows.append(row)
         print(json.dumps(row), flush=True)
