@@ -81,9 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what trains the global head: pairs (learned-degradation pairs, the default) "
                         "or colors (the colour-distribution term)")
     t.add_argument("--export", choices=EXPORTS,
-                   help="which generators the model gets: best (by the no-reference check, the "
-                        "default), average (their weights averaged over the second half of the run) or "
-                        "last")
+                   help="which generators the model gets: average (their weights averaged over the "
+                        "second half of the run, the default), best (by the no-reference check) or last")
     t.add_argument("--load-size", type=int, help="photos are first resized to this long side (512)")
     t.add_argument("--crop-size", type=int, help="random crop side (256)")
     t.add_argument("--train-size", type=int, help="crops are resized to this (128; 64 with --minutes "
@@ -289,9 +288,16 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
             signal.signal(sig, handler)
     if not main:
         return 0
-    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training"
-          + (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
-             "check (colour distance to the high folder)" if trainer.best else ""), file=sys.stderr)
+    exported = ""
+    if trainer.best:
+        exported = (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
+                    "check (colour distance to the high folder)")
+    elif trainer.average:
+        n = trainer.average["steps"]
+        exported = (f"; the model averages the generators of the last {n} step{'s' if n != 1 else ''} "
+                    "(the second half of the run)")
+    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training{exported}",
+          file=sys.stderr)
     if args.drop_state:
         state.unlink(missing_ok=True)
         print(f"model written to {out} (training state deleted: --drop-state)")

@@ -37,10 +37,10 @@ class TrainConfig:
     crop degraded by the learned degradation and must give back the crop (a
     plain identity term teaches G_H's U-Net to undo what the head adds to a
     photo that already has the look).
-    ``export``: which generators the model file gets: ``best`` (those best by
-    the no-reference validation criterion, checked 20 times over the run),
-    ``average`` (their weights averaged over the second half of the run, while
-    the learning rate decays) or ``last``. ``minutes``: train for this
+    ``export``: which generators the model file gets: ``average`` (their weights
+    averaged over the second half of the run, while the learning rate decays),
+    ``best`` (those best by the no-reference validation criterion, checked 20
+    times over the run) or ``last``. ``minutes``: train for this
     long (the learning rate decays over the time instead of the steps);
     overrides ``steps`` and ``epochs``.
     ``preset_settings("paper")`` turns every addition off.
@@ -71,7 +71,7 @@ class TrainConfig:
     head_objective: str = "pairs"
     degradation_updates: int = 200
     degraded_identity: bool = True
-    export: str = "best"
+    export: str = "average"
     minutes: float | None = None
     load_size: int = 512
     crop_size: int = 256
