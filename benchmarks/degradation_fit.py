@@ -23,16 +23,13 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.quality import test_pairs, to_tensor
+from qagan_core.metrics import psnr
 from qagan_core.pixels import thumbnail
 from qagan_core.training.color import FIT_BATCH, FIT_LR, FIT_SIZE
 from qagan_core.training.data import ImageFolder, SampleSpec
 from qagan_core.training.degradation import degrade, fit_degradation
 
 THUMB = 128  # ModelConfig.global_size: the thumbnails ColorTraining receives
-
-
-def mean_psnr(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((10 * torch.log10(1 / (a - b).pow(2).mean((1, 2, 3)).clamp_min(1e-10))).mean())
 
 
 def main() -> None:
@@ -48,7 +45,7 @@ def main() -> None:
     pairs = test_pairs(args.out)
     inputs = torch.stack([thumbnail(to_tensor(x), 64) for _, x, _ in pairs]).clamp(0, 1)
     truths = torch.stack([thumbnail(to_tensor(t), 64) for _, _, t in pairs]).clamp(0, 1)
-    print(f"{args.out.name}: test truths to inputs at 64 px {mean_psnr(truths, inputs):.2f} dB "
+    print(f"{args.out.name}: test truths to inputs at 64 px {psnr(truths, inputs):.2f} dB "
           "(no degradation)")
     n = len(truths)
     for updates in (int(u) for u in args.updates.split(",")):
@@ -59,7 +56,7 @@ def main() -> None:
                                           FIT_LR, FIT_BATCH)
             mix, bias, knots = degradation.from_summary(torch.zeros(1, 0))
             degraded = degrade(truths, (mix.expand(n, -1, -1), bias.expand(n, -1), knots.expand(n, -1, -1)))
-            scores.append(mean_psnr(degraded, inputs))
+            scores.append(psnr(degraded, inputs))
         print(f"updates {updates}: seeds " + " / ".join(f"{s:.2f}" for s in scores)
               + f" dB, mean {sum(scores) / len(scores):.2f}, spread {max(scores) - min(scores):.2f}"
               + f" ({time.perf_counter() - start:.0f} s)", flush=True)
