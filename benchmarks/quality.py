@@ -321,7 +321,8 @@ def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
     ablation switches of this benchmark."""
     settings: dict = {**budget_sizes(torch.device(args.device).type), **preset_settings(args.preset)}
     settings.update(low_dir=str(out / "low"), high_dir=str(out / "high"), minutes=args.minutes,
-                    seed=args.seed, encoder_weights=args.encoder_weights, device=args.device)
+                    steps=args.product_steps, seed=args.seed, encoder_weights=args.encoder_weights,
+                    device=args.device)
     for key in ("color_steps", "lambda_idt", "head_objective"):
         if getattr(args, key) is not None:
             settings[key] = getattr(args, key)
@@ -329,6 +330,9 @@ def product_config(args: argparse.Namespace, out: Path) -> TrainConfig:
         settings["export"] = args.export
     if args.plain_identity:
         settings["degraded_identity"] = False
+    for item in args.set:
+        key, value = item.split("=", 1)
+        settings[key] = json.loads(value)
     return TrainConfig(**settings)
 
 
@@ -336,7 +340,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     torch.set_num_threads(args.threads)
     out = Path(args.out)
     pairs = test_pairs(out)
-    if args.minutes:
+    if args.minutes or args.product_steps:
         train_product(args, out, pairs)
         return
     model_cfg = ModelConfig(
@@ -404,13 +408,22 @@ def pairs_at_256(pairs: list) -> list[tuple[torch.Tensor, torch.Tensor]]:
 
 
 @torch.no_grad()
-def current_test_psnr(trainer: Trainer, small: list[tuple[torch.Tensor, torch.Tensor]]) -> float:
-    """Mean PSNR of the trainer's current G_H on ``pairs_at_256`` pairs (not timed)."""
+def current_test_psnr(trainer: Trainer, small: list[tuple[torch.Tensor, torch.Tensor]]
+                      ) -> tuple[float, float]:
+    """Mean PSNR of the trainer's current G_H on ``pairs_at_256`` pairs, and of its global
+    transform alone (without the U-Net's residual); not timed."""
     trainer.model.g_h.eval()
-    scores = [float(psnr_per_image(trainer.model.enhance_tensor(x[None]).clamp(0, 1)[0], t, BORDER)[0])
-              for x, t in small]
+    full, head = [], []
+    for x, t in small:
+        x = x[None].to(trainer.device)
+        transform = trainer.model.global_transform(x)
+        y = trainer.model.enhance_tensor(x, transform).clamp(0, 1)[0].cpu()
+        full.append(float(psnr_per_image(y, t, BORDER)[0]))
+        base = trainer.model.g_h.pointwise(x, transform)
+        if base is not None:
+            head.append(float(psnr_per_image(base.clamp(0, 1)[0].cpu(), t, BORDER)[0]))
     trainer.model.g_h.train()
-    return sum(scores) / len(scores)
+    return sum(full) / len(full), (sum(head) / len(head) if head else float("nan"))
 
 
 def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
@@ -432,9 +445,10 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
         log_progress(p)
         last = trainer.history[-1]
         if small and "val_color" in last and (not tracked or tracked[-1]["step"] != p.step):
-            tracked.append({"step": p.step, "test_psnr_256": current_test_psnr(trainer, small),
+            full, head = current_test_psnr(trainer, small)
+            tracked.append({"step": p.step, "test_psnr_256": full, "test_head_psnr_256": head,
                             **{k: v for k, v in last.items() if k.startswith("val_")}})
-            print(f"[{args.name}] step {p.step} test@256 {tracked[-1]['test_psnr_256']:.2f} "
+            print(f"[{args.name}] step {p.step} test@256 {full:.2f} head {head:.2f} "
                   + " ".join(f"{k} {v:.3f}" for k, v in last.items() if k.startswith("val_")), flush=True)
 
     # --compare-exports: the generators other export rules would give, kept beside the run.
@@ -485,7 +499,9 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
              else f"{trainer.device.type} ({args.threads} threads)")
     best = trainer.best["step"] if trainer.best else None
     result["budget"] = (
-        f"--minutes {cfg.minutes:g} preset {args.preset}: {trainer.step} steps, batch {cfg.batch_size}, "
+        f"{f'--minutes {cfg.minutes:g}' if cfg.minutes else f'--product-steps {cfg.steps}'} "
+        f"preset {args.preset}{''.join(' --set ' + x for x in args.set)}: {trainer.step} steps, "
+        f"batch {cfg.batch_size}, "
         f"crop {cfg.crop_size}->{cfg.train_size}, head {cfg.color_steps} x {cfg.head_objective}, "
         f"idt {cfg.lambda_idt:g}, "
         f"export {cfg.export} (best step {best}), {where}, encoder {encoder}, "
@@ -736,6 +752,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--minutes", type=float, default=None,
                    help="train as 'qagan train --minutes M' does (product defaults; the step and "
                         "size options above are then ignored)")
+    p.add_argument("--product-steps", type=int, default=None,
+                   help="train as 'qagan train --steps N' does (as --minutes, for a fixed number of steps)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                   help="with --minutes or --product-steps: a TrainConfig setting over the product's "
+                        "(repeatable), e.g. lambda_residual=5")
     p.add_argument("--preset", default="default", help="with --minutes: default or paper")
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
