@@ -4,7 +4,7 @@
 # each run tracked on the test photos at 256 px (G_H and its global transform alone).
 # Round 1, three at a time, one thread each (stopped at step ~330, the drift plain by then):
 # an L1 penalty on the U-Net's residual on the real low crops (weights 5 and 1), a five times
-# slower U-Net (both options since removed; commit 0000000 has them).
+# slower U-Net (both options since removed; commit 6cf4796 has them).
 # Round 2, two at a time: the identity weight 25; D's learning rate 2e-5.
 set -euo pipefail
 cd "$(dirname "$0")/.."

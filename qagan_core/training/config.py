@@ -37,11 +37,6 @@ class TrainConfig:
     crop degraded by the learned degradation and must give back the crop (a
     plain identity term teaches G_H's U-Net to undo what the head adds to a
     photo that already has the look).
-    ``lambda_residual``: weighs an L1 penalty on what G_H's U-Net adds to the real
-    low crops on top of the global transform (its residual); it keeps the
-    adversarially trained U-Net from drifting late in long runs. ``lr_unet_scale``
-    multiplies the learning rate of G_H's U-Net (a slower U-Net: the other cure
-    measured for the drift).
     ``export``: which generators the model file gets: ``average`` (their weights
     averaged over the second half of the run, while the learning rate decays),
     ``best`` (those best by the no-reference validation criterion, checked 20
@@ -76,8 +71,6 @@ class TrainConfig:
     head_objective: str = "pairs"
     degradation_updates: int = 200
     degraded_identity: bool = True
-    lambda_residual: float = 0.0
-    lr_unet_scale: float = 1.0
     export: str = "average"
     minutes: float | None = None
     load_size: int = 512
@@ -127,8 +120,6 @@ class TrainConfig:
             (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
             (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
             (self.lambda_idt >= 0, "lambda_idt must be >= 0"),
-            (self.lambda_residual >= 0, "lambda_residual must be >= 0"),
-            (self.lr_unet_scale > 0, "lr_unet_scale must be positive"),
             (self.history_size >= 0, "history_size must be >= 0"),
             (self.color_steps >= 0, "color_steps must be >= 0"),
             (self.lr_color > 0, "lr_color must be positive"),

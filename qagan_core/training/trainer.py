@@ -160,12 +160,7 @@ class Trainer:
             self.model = QAGAN(config.model, encoder).to(self.device)
             self.d_h = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
             self.d_l = MultiScaleDiscriminator(mc.d_channels, mc.spectral_norm).to(self.device)
-        g_params: list = list(self.model.g_h.parameters()) + list(self.model.g_l.parameters())
-        if config.lr_unet_scale != 1.0:  # G_H's U-Net in a group of its own, with its own rate
-            head = set(self.model.g_h.curve.parameters()) if self.model.g_h.curve is not None else set()
-            unet = [p for p in self.model.g_h.parameters() if p not in head]
-            rest = [p for p in g_params if all(p is not q for q in unet)]
-            g_params = [{"params": unet, "lr_scale": config.lr_unet_scale}, {"params": rest}]
+        g_params = list(self.model.g_h.parameters()) + list(self.model.g_l.parameters())
         d_params = list(self.d_h.parameters()) + list(self.d_l.parameters())
         betas = (config.beta1, config.beta2)
         self.opt_g = torch.optim.Adam(g_params, lr=config.lr_g, betas=betas)
@@ -243,7 +238,7 @@ class Trainer:
         f = self._lr_factor()
         lr_g, lr_d = self.config.lr_g * f, self.config.lr_d * f
         for group in self.opt_g.param_groups:
-            group["lr"] = lr_g * group.get("lr_scale", 1.0)
+            group["lr"] = lr_g
         for group in self.opt_d.param_groups:
             group["lr"] = lr_d
         return lr_g, lr_d
@@ -273,8 +268,7 @@ class Trainer:
         with autocast:
             with torch.no_grad():
                 f_l, f_h = enc(real_l), enc(real_h)
-            transform_l = transform(real_l, f_l)
-            fake_h = g_h(real_l, f_l, transform_l)
+            fake_h = g_h(real_l, f_l, transform(real_l, f_l))
             f_fake_h = enc(fake_h)
             rec_l = g_l(fake_h, f_fake_h, f_l)
             fake_l = g_l(real_h, f_h, f_l)
@@ -300,11 +294,6 @@ class Trainer:
                 idt_l = g_l(real_l, f_l, f_l)
                 idt = (idt_h.float() - real_h).abs().mean() + (idt_l.float() - real_l).abs().mean()
                 loss_g = loss_g + cfg.lambda_idt * idt
-            residual = torch.zeros((), device=self.device)
-            if cfg.lambda_residual > 0:  # what the U-Net adds to the real low crops
-                base = self.model.g_h.pointwise(real_l, transform_l)
-                residual = (fake_h.float() - (real_l if base is None else base)).abs().mean()
-                loss_g = loss_g + cfg.lambda_residual * residual
         self._check_finite("generator", loss_g)
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss_g).backward()
@@ -343,7 +332,6 @@ class Trainer:
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
             "identity": float(idt.detach()),
-            "residual": float(residual.detach()),
             "color": color,
             "head_grad": head_grad,
             "loss_d_h": float(loss_d_h.detach()),
