@@ -5,7 +5,9 @@
 # Round 1, three at a time, one thread each (stopped at step ~330, the drift plain by then):
 # an L1 penalty on the U-Net's residual on the real low crops (weights 5 and 1), a five times
 # slower U-Net (both options since removed; commit 6cf4796 has them).
-# Round 2, two at a time: the identity weight 25; D's learning rate 2e-5.
+# Round 2, two at a time: the identity weight 25; D's learning rate 2e-5 (stopped at step 267,
+# fallen by then).
+# Usage: bash benchmarks/run_issue9_session25.sh ROUND (1 or 2; round 1 needs commit 6cf4796).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Q="${PYTHON:-.venv/bin/python} benchmarks/quality.py"
@@ -20,6 +22,8 @@ if [ "${1:-2}" = 1 ]; then
   run unetlr02_445 --set lr_unet_scale=0.2 &
   wait
 fi
-run idt25_445 --set lambda_idt=25 &
-run lrd2e-5_445 --set lr_d=2e-5 &
-wait
+if [ "${1:-2}" = 2 ]; then
+  run idt25_445 --set lambda_idt=25 &
+  run lrd2e-5_445 --set lr_d=2e-5 &
+  wait
+fi
