@@ -359,6 +359,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         lr_g=args.lr_g,
         lr_d=args.lr_d,
         lambda_cc=args.lambda_cc,
+        lambda_adv=args.lambda_adv,
         lambda_idt=args.lambda_idt or 0.0,
         history_size=args.history,
         amp=args.amp,
@@ -503,7 +504,7 @@ def train_product(args: argparse.Namespace, out: Path, pairs: list) -> None:
         f"preset {args.preset}{''.join(' --set ' + x for x in args.set)}: {trainer.step} steps, "
         f"batch {cfg.batch_size}, "
         f"crop {cfg.crop_size}->{cfg.train_size}, head {cfg.color_steps} x {cfg.head_objective}, "
-        f"idt {cfg.lambda_idt:g}, "
+        f"idt {cfg.lambda_idt:g}, adv {cfg.lambda_adv:g}, "
         f"export {cfg.export} (best step {best}), {where}, encoder {encoder}, "
         f"wall {train_s / 60:.1f} min"
     )
@@ -546,6 +547,8 @@ def shipped_variant() -> list[str]:
     args = []
     if cfg.lambda_idt:
         args += ["--lambda-idt", str(cfg.lambda_idt)]
+    if cfg.lambda_adv != 1.0:
+        args += ["--lambda-adv", str(cfg.lambda_adv)]
     if cfg.history_size:
         args += ["--history", str(cfg.history_size)]
     if model.curve_pixel_stats:
@@ -735,6 +738,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr-g", type=float, default=1e-4)
     p.add_argument("--lr-d", type=float, default=1e-4)
     p.add_argument("--lambda-cc", type=float, default=2.0)
+    p.add_argument("--lambda-adv", type=float, default=1.0,
+                   help="weight of the generators' adversarial terms ('train' defaults to the paper's 1)")
     p.add_argument("--lambda-idt", type=float, default=None,
                    help="identity loss weight (not in the paper; 'train' defaults to the paper's settings)")
     p.add_argument("--history", type=int, default=0, help="history buffer size for D (not in the paper)")
@@ -756,7 +761,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train as 'qagan train --steps N' does (as --minutes, for a fixed number of steps)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="with --minutes or --product-steps: a TrainConfig setting over the product's "
-                        "(repeatable), e.g. lambda_residual=5")
+                        "(repeatable), e.g. lambda_idt=25")
     p.add_argument("--preset", default="default", help="with --minutes: default or paper")
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")

@@ -49,7 +49,7 @@ TOOLTIPS = {
     "then apply only on a GPU); the learning rate decays over the second half of the time. "
     "15 min on a 2-core CPU learns a colour look (BENCHMARKS.md).",
     "preset": "default: the measured best settings; paper: the paper's method and settings exactly "
-    "(no global colour head, no identity loss, the last generators exported).",
+    "(no global colour head, no identity loss, adversarial weight 1, the last generators exported).",
     "epochs": "Passes over the larger folder; used only when steps is 0 (the paper trains 150).",
     "batch_size": "Photo pairs per step (the paper uses 12; lower it if memory runs out).",
     "learning_rate": "Adam learning rate of generators and discriminators; decays linearly to 0 "

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help="generator learning rate (default 1e-4)")
     t.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
     t.add_argument("--lambda-cc", type=float, help="cycle-consistency weight (default 2)")
+    t.add_argument("--lambda-adv", type=float,
+                   help="weight of the generators' adversarial terms (paper: 1; default: the measured "
+                        "best, BENCHMARKS.md)")
     t.add_argument("--lambda-idt", type=float,
                    help="identity loss weight (not in the paper; default: the measured best, BENCHMARKS.md)")
     t.add_argument("--history-size", type=int,
@@ -219,7 +222,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
     given = {
         "low_dir": args.low, "high_dir": args.high, "batch_size": args.batch_size,
         "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
-        "lambda_cc": args.lambda_cc, "lambda_idt": args.lambda_idt,
+        "lambda_cc": args.lambda_cc, "lambda_adv": args.lambda_adv, "lambda_idt": args.lambda_idt,
         "history_size": args.history_size, "color_steps": args.color_steps,
         "head_objective": args.head_objective, "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,

@@ -147,6 +147,9 @@ def test_shipped_variant_follows_the_library_defaults() -> None:
     if TrainConfig().lambda_idt > 0:
         assert float(shipped[shipped.index("--lambda-idt") + 1]) == TrainConfig().lambda_idt
     assert ("--pixel-stats" in shipped) == TrainConfig().model.curve_pixel_stats
+    assert ("--lambda-adv" in shipped) == (TrainConfig().lambda_adv != 1.0)
+    if TrainConfig().lambda_adv != 1.0:
+        assert float(shipped[shipped.index("--lambda-adv") + 1]) == TrainConfig().lambda_adv
 
 
 @pytest.mark.parametrize("task", ["warm", "cool_matte", "punchy"])

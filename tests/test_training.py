@@ -96,6 +96,29 @@ def test_identity_loss_enters_the_generator_update(folders, random_encoder) -> N
     assert not torch.allclose(weights[0], weights[1])
 
 
+def test_adversarial_weight_enters_the_generator_update(folders, random_encoder) -> None:
+    """Same seed, same batches: only lambda_adv differs. Adam does not see a common scale of the
+    loss, so the weights differ only if lambda_adv changes the adversarial terms against the cycle
+    term, i.e. reaches the generator update."""
+    low, high = folders
+    weights = []
+    for lambda_adv in (1.0, 0.2):
+        trainer = Trainer(tiny_config(low, high, steps=3, batch_size=2, lambda_adv=lambda_adv,
+                                      lambda_idt=0.0, color_steps=0), random_encoder)
+        trainer.train_step()
+        trainer.train_step()
+        weights.append(torch.cat([p.detach().flatten() for p in trainer.model.g_h.parameters()]))
+    assert not torch.allclose(weights[0], weights[1])
+
+
+def test_states_saved_before_the_adversarial_weight_resume_with_the_papers() -> None:
+    from qagan_core import TrainConfig
+
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "lambda_adv"}
+    assert TrainConfig().lambda_adv < 1.0
+    assert TrainConfig.from_dict(old).lambda_adv == 1.0
+
+
 def test_states_saved_before_the_identity_loss_resume_without_it() -> None:
     from qagan_core import TrainConfig
 
@@ -150,7 +173,8 @@ def test_schedule_constant_then_linear_decay(folders, random_encoder) -> None:
 
 def test_invalid_settings_are_clear(folders) -> None:
     low, high = folders
-    for bad, message in (({"lambda_idt": -1.0}, "lambda_idt"), ({"history_size": -2}, "history_size")):
+    for bad, message in (({"lambda_idt": -1.0}, "lambda_idt"), ({"history_size": -2}, "history_size"),
+                         ({"lambda_adv": 0.0}, "lambda_adv")):
         with pytest.raises(QAGANError, match=message):
             Trainer(tiny_config(low, high, **bad))
     with pytest.raises(QAGANError, match="train_size must be a multiple of 16"):

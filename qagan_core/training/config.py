@@ -26,6 +26,11 @@ class TrainConfig:
     paper's setting. ``history_size`` > 0 shows the discriminators generated images
     from a history buffer of that many (half of each batch, as in CycleGAN);
     off, as measured.
+    ``lambda_adv`` weighs the generators' adversarial terms (eq. 9 has 1, the paper
+    preset's): 0.05 by default, so that the U-Net of G_H is held by its paired
+    signals (identity, cycle) for the whole run and not only its first ~150
+    steps (the late drift, BENCHMARKS.md "A weaker adversarial pull"). With Adam,
+    dividing it by k is the same as multiplying every other term by k.
     Also not in the paper (additions, each measured in BENCHMARKS.md):
     ``color_steps`` updates per step of G_H's global head by its own objective
     (``training/color.py``, learning rate ``lr_color``); 0 trains the head with
@@ -63,6 +68,7 @@ class TrainConfig:
     beta1: float = 0.5
     beta2: float = 0.999
     lambda_cc: float = 2.0
+    lambda_adv: float = 0.05
     lambda_idt: float = 5.0
     history_size: int = 0
     color_steps: int = 16
@@ -102,8 +108,8 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         # Settings added later: a saved state without them was trained without them.
-        data = {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "select_best": False,
-                "head_objective": "colors", "degraded_identity": False, **data}
+        data = {"lambda_idt": 0.0, "lambda_adv": 1.0, "history_size": 0, "color_steps": 0,
+                "select_best": False, "head_objective": "colors", "degraded_identity": False, **data}
         if "export" not in data:  # before the export rule, best-by-validation was a switch
             data["export"] = "best" if data["select_best"] else "last"
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
@@ -119,6 +125,7 @@ class TrainConfig:
             (self.epochs >= 1, "epochs must be at least 1"),
             (self.lr_g > 0 and self.lr_d > 0, "learning rates must be positive"),
             (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
+            (self.lambda_adv > 0, "lambda_adv must be positive"),
             (self.lambda_idt >= 0, "lambda_idt must be >= 0"),
             (self.history_size >= 0, "history_size must be >= 0"),
             (self.color_steps >= 0, "color_steps must be >= 0"),
@@ -158,13 +165,13 @@ PRESETS = ("default", "paper")
 
 def preset_settings(name: str) -> dict:
     """TrainConfig settings of a preset. ``paper``: the paper's method and §4.2 settings
-    with every addition off (global head, colour term, identity loss, best-model
+    with every addition off (global head, colour term, identity loss, weaker adversarial terms, best-model
     selection or averaging) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
     residual outputs and spectral normalisation in D (docs/architecture.md)."""
     if name == "default":
         return {}
     if name == "paper":
-        return {"lambda_idt": 0.0, "history_size": 0, "color_steps": 0, "export": "last",
+        return {"lambda_idt": 0.0, "lambda_adv": 1.0, "history_size": 0, "color_steps": 0, "export": "last",
                 "model": ModelConfig(global_curve=False, qam_residual=False)}
     raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
 

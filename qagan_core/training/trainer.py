@@ -4,7 +4,8 @@ One step, for a batch of unpaired low (I_L) and high (I_H) quality crops:
 
     I~_H = G_H(I_L)             I~_L = G_L(I_H | I_L)       (I_L is G_L's QAM reference)
     I^_L = G_L(I~_H | I_L)      I^_H = G_H(I~_L)
-    L_G  = L_adv^H + L_adv^L + lambda_cc (L_cc^L + L_cc^H)     (eq. 9, G side of eqs. 6-7)
+    L_G  = lambda_adv (L_adv^H + L_adv^L) + lambda_cc (L_cc^L + L_cc^H)   (eq. 9, G side of eqs. 6-7;
+           the paper has lambda_adv = 1)
            [+ lambda_idt (|G_H(I_H) - I_H|_1 + |G_L(I_L | I_L) - I_L|_1), not in the paper;
             with the "pairs" head objective G_H's input is I_H degraded by the learned degradation]
     L_D  = RaHinge(D_H; I_H, I~_H) + RaHinge(D_L; I_L, I~_L)   (eqs. 6-7)
@@ -219,7 +220,7 @@ class Trainer:
         return (f"training on {len(self.low)} low / {len(self.high)} high photos on {where} "
                 f"{length}: {batch}, crops {cfg.crop_size} px resized to "
                 f"{cfg.train_size} px, lr {cfg.lr_g:g}/{cfg.lr_d:g}, lambda_cc {cfg.lambda_cc:g}, "
-                f"identity {cfg.lambda_idt:g}, {color}"
+                f"identity {cfg.lambda_idt:g}, adversarial {cfg.lambda_adv:g}, {color}"
                 + (", best-by-validation export" if cfg.export == "best" and self.color is not None else "")
                 + (", exporting the weights averaged over the second half" if cfg.export == "average"
                    else ""))
@@ -282,7 +283,7 @@ class Trainer:
                 d_real_h, d_real_l = self.d_h(real_h), self.d_l(real_l)
             adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h), mean)
             adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l), mean)
-            loss_g = adv_h + adv_l + cfg.lambda_cc * (cc_l + cc_h)
+            loss_g = cfg.lambda_adv * (adv_h + adv_l) + cfg.lambda_cc * (cc_l + cc_h)
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
                 source_h, f_source_h = real_h, f_h
@@ -472,6 +473,7 @@ class Trainer:
             "batch_size": cfg.batch_size,
             "lambda_cc": cfg.lambda_cc,
             "lambda_idt": cfg.lambda_idt,
+            "lambda_adv": cfg.lambda_adv,
             "degraded_identity": cfg.degraded_identity,
             "history_size": cfg.history_size,
             "color_steps": cfg.color_steps if self.color is not None else 0,

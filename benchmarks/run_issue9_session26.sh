@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The issue-9 queue of 2026-12-05 (session 26) on a 2-core CPU: does a weaker adversarial pull on
+# the generators hold G_H's U-Net for the whole run? Three runs at a time, one thread each.
+# With Adam, multiplying the identity and cycle weights by k is the same as dividing the
+# adversarial weight (lambda_adv) by k.
+# Round 1: punchy, seed 0, 445 steps (what 60 minutes gave the recipe of 2026-12-04, which fell
+# 2.6 dB there), tracked on the test photos at 256 px (G_H and its global transform alone):
+# identity 25 + cycle 10 (adversarial / 5), identity 100, identity 100 + cycle 40 (adversarial / 20).
+# Round 2: lambda_adv 0.05 (the default since) at 1x of the 15-minute CPU budget in steps (133, what
+# 15 minutes gave the earlier recipe with three runs at once) on the three looks, 3 seeds; punchy
+# at 2x (175 steps, seed 0) and 4x (445 steps, seed 1).
+# Usage: bash benchmarks/run_issue9_session26.sh ROUND
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Q="${PYTHON:-.venv/bin/python} benchmarks/quality.py"
+mkdir -p benchmarks/out/logs
+run() {  # look, name, steps, then more train arguments
+  local look=$1 name=$2 steps=$3; shift 3
+  $Q --out "benchmarks/out/$look" train "$name" --product-steps "$steps" --threads 1 --log-every 10 \
+    --compare-exports "$@" > "benchmarks/out/logs/${look}_${name}.log" 2>&1
+}
+if [ "${1:-2}" = 1 ]; then
+  run punchy idt25cc10_445_s0 445 --track-test --set lambda_idt=25 --set lambda_cc=10 &
+  run punchy idt100_445_s0 445 --track-test --set lambda_idt=100 &
+  run punchy idt100cc40_445_s0 445 --track-test --set lambda_idt=100 --set lambda_cc=40 &
+  wait
+fi
+if [ "${1:-2}" = 2 ]; then
+  export -f run; export Q
+  for s in 0 1 2; do
+    for look in warm cool_matte punchy; do echo "$look adv005_133_s$s 133 --seed $s"; done
+    [ "$s" = 0 ] && echo "punchy adv005_175_s0 175 --seed 0 --track-test"
+    [ "$s" = 1 ] && echo "punchy adv005_445_s1 445 --seed 1 --track-test"
+  done | xargs -P 3 -L 1 bash -c 'run "$@" --set lambda_adv=0.05' _
+fi
