@@ -8,8 +8,8 @@
 # identity 25 + cycle 10 (adversarial / 5), identity 100, identity 100 + cycle 40 (adversarial / 20).
 # Round 2: lambda_adv 0.05 (the default since) at 1x of the 15-minute CPU budget in steps (133, what
 # 15 minutes gave the earlier recipe with three runs at once) on the three looks, 3 seeds; punchy
-# at 2x (175 steps, seed 0) and 4x (445 steps, seed 1). On 2026-12-05 only seeds 0 and 1 of the
-# looks fitted in the session (the 2x and 4x runs and seed 2 were stopped).
+# at 2x (175 steps, seed 0) and 4x (445 steps, seed 1). On 2026-12-05 the 2x and 4x runs were stopped
+# for time; seed 2 of the looks ran after the others, three at once.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
