@@ -69,6 +69,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--passes", type=int, default=8, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--z-dim", type=int, default=Z_DIM, help="noise inputs (even); 0: one fixed degradation")
+    ap.add_argument("--pixel-stats", action="store_true",
+                    help="the head also sees the thumbnail's pixel statistics")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
     degradation = fit_degradation(small_high, small_low, args.z_dim, g, args.degradation_iters, args.fit_lr,
                                   args.fit_batch)
     encoder = resolve_encoder("random").eval()
-    head = GlobalCurveHead()
+    head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
     x_train, t_train = degraded_pairs(high, degradation, args.passes, args.z_dim, g)
     s_train = summaries(head, encoder, x_train)
     px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
@@ -101,7 +103,8 @@ def main(argv: list[str] | None = None) -> None:
         optimizer.step()
 
     pairs = test_pairs(out)
-    name = "degradation_pairs" + (f"_z{args.z_dim}" if args.z_dim != Z_DIM else "") + args.tag
+    name = ("degradation_pairs" + (f"_z{args.z_dim}" if args.z_dim != Z_DIM else "")
+            + ("_px" if args.pixel_stats else "") + args.tag)
     result = evaluate(f"{name}_s{args.seed}", head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"degradation ({args.z_dim} noise inputs) fitted in {args.degradation_iters} "
                         f"updates of {args.fit_batch} at {args.fit_size} px from lr {args.fit_lr:g}, "
