@@ -10,6 +10,8 @@
 # 15 minutes gave the earlier recipe with three runs at once) on the three looks, 3 seeds; punchy
 # at 2x (175 steps, seed 0) and 4x (445 steps, seed 1). On 2026-12-05 the 2x and 4x runs were stopped
 # for time; seed 2 of the looks ran after the others, three at once.
+# Round 3 (session 27, same day): what round 2 stopped, seed 0, tracked: punchy at 2x (175 steps),
+# warm and cool_matte at 4x (445 steps).
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,4 +35,10 @@ if [ "${1:-2}" = 2 ]; then
     [ "$s" = 0 ] && echo "punchy adv005_175_s0 175 --seed 0 --track-test"
     [ "$s" = 1 ] && echo "punchy adv005_445_s1 445 --seed 1 --track-test"
   done | xargs -P 3 -L 1 bash -c 'run "$@" --set lambda_adv=0.05' _
+fi
+if [ "${1:-2}" = 3 ]; then
+  run punchy adv005_175_s0 175 --seed 0 --track-test &
+  run warm adv005_445_s0 445 --seed 0 --track-test &
+  run cool_matte adv005_445_s0 445 --seed 0 --track-test &
+  wait
 fi
