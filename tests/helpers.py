@@ -56,7 +56,7 @@ def tiny_config(low: Path, high: Path, **overrides) -> TrainConfig:
     settings = dict(
         low_dir=str(low), high_dir=str(high), steps=2, batch_size=1, load_size=48,
         crop_size=32, train_size=32, encoder_weights="random", device="cpu", model=TINY_MODEL,
-        degradation_updates=40,
+        degradation_updates=40, degradation_fits=2,
     )
     settings.update(overrides)
     return TrainConfig(**settings)

@@ -16,7 +16,7 @@ from qagan_core import ModelFileError
 from qagan_core.model import apply_curve
 from qagan_core.training import Trainer
 from qagan_core.training import color as color_module
-from qagan_core.training.degradation import degraded_pairs, descriptor, fit_degradation
+from qagan_core.training.degradation import degraded_pairs, descriptor, fit_degradation, fit_mean_degradation
 
 
 def smooth_thumbnails(n: int, seed: int, size: int = 16) -> torch.Tensor:
@@ -35,6 +35,19 @@ def test_the_fitted_degradation_gives_high_photos_the_low_folders_statistics() -
     gap_after = (degraded.mean((0, 2, 3)) - low.mean((0, 2, 3))).abs()
     assert float(gap_before.max()) > 0.1 and float(gap_after.max()) < 0.03, (gap_before, gap_after)
     assert not any(p.requires_grad for p in degradation.parameters())
+
+
+def test_the_trained_degradation_is_the_mean_of_several_fits() -> None:
+    """Single short fits scatter with their seed; training uses the mean of several."""
+    high = smooth_thumbnails(12, seed=1)
+    low = smooth_thumbnails(12, seed=2) * torch.tensor([0.6, 0.7, 0.9]).view(1, 3, 1, 1)
+    g = torch.Generator().manual_seed(0)
+    fits = [fit_degradation(high, low, 0, g, 30, 1e-2, 8).mlp(torch.zeros(1, 0)) for _ in range(3)]
+    assert not torch.allclose(fits[0], fits[1])  # each fit has its own start and draws
+    mean = fit_mean_degradation(high, low, torch.Generator().manual_seed(0), 30, 1e-2, 8, fits=3)
+    with torch.no_grad():
+        assert torch.allclose(mean.mlp(torch.zeros(1, 0)), torch.stack(fits).mean(0), atol=1e-6)
+    assert not any(p.requires_grad for p in mean.parameters())
 
 
 def test_pairs_are_the_high_photos_and_their_degraded_versions() -> None:
@@ -75,7 +88,7 @@ def test_a_resumed_run_keeps_its_degradation(folders, random_encoder, tmp_path: 
     def refit(*args, **kwargs):
         raise AssertionError("a resumed run must not fit its degradation again")
 
-    monkeypatch.setattr(color_module, "fit_degradation", refit)
+    monkeypatch.setattr(color_module, "fit_mean_degradation", refit)
     resumed = Trainer.resume(path, encoder=random_encoder)
     resumed.train_step()
     for key, value in trainer.color.degradation.state_dict().items():

@@ -198,10 +198,11 @@ def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
 def test_old_states_train_without_the_colour_head(random_encoder) -> None:
     old = {k: v for k, v in TrainConfig().to_dict().items()
            if k not in ("color_steps", "export", "lr_color", "color_batch", "minutes",
-                        "head_objective", "degradation_updates")}
+                        "head_objective", "degradation_updates", "degradation_fits")}
     cfg = TrainConfig.from_dict(old)
     assert cfg.color_steps == 0 and cfg.export == "last" and cfg.minutes is None
     assert TrainConfig().head_objective == "pairs"
+    assert cfg.degradation_fits == 1  # its degradation (if any) was a single fit
     # a state from before the pairs objective trained its head with the colour term
     assert TrainConfig.from_dict({**old, "color_steps": 16}).head_objective == "colors"
 

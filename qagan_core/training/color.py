@@ -34,7 +34,7 @@ from ..model import QAGAN, apply_curve, color_distance, random_directions
 from ..model.generators import GlobalCurveHead
 from ..pixels import thumbnail
 from .config import TrainConfig
-from .degradation import degrade, degraded_pairs, fit_degradation, new_degradation
+from .degradation import degrade, degraded_pairs, fit_mean_degradation, new_degradation
 
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
 DIRECTIONS = 64  # random projections per step of the colour term
@@ -67,6 +67,7 @@ class ColorTraining:
         self.lr = config.lr_color
         self.seed = config.seed
         self.fit_updates = config.degradation_updates
+        self.fits = config.degradation_fits
         with torch.no_grad():
             summaries = []
             for flip in (False, True):
@@ -143,8 +144,8 @@ class ColorTraining:
         high = self.high_thumbs.float()
         if self.degradation is None:
             fit = torch.Generator().manual_seed(self.seed)
-            self.degradation = fit_degradation(thumbnail(high, FIT_SIZE), self.low_fit, 0, fit,
-                                               self.fit_updates, FIT_LR, FIT_BATCH)
+            self.degradation = fit_mean_degradation(thumbnail(high, FIT_SIZE), self.low_fit, fit,
+                                                    self.fit_updates, FIT_LR, FIT_BATCH, self.fits)
         g = torch.Generator().manual_seed(self.seed + 1)
         passes = max(1, min(MAX_PASSES, math.ceil(PAIRS / len(high))))
         degraded, original = degraded_pairs(high, self.degradation, passes, 0, g)

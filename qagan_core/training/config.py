@@ -37,7 +37,8 @@ class TrainConfig:
     the rest of G_H. ``head_objective``: ``pairs`` (regression on pairs made
     with a degradation learned from the two folders) or ``colors`` (the colour
     distribution term, ``color_batch`` thumbnails per update);
-    ``degradation_updates``: updates fitting the degradation of ``pairs``.
+    ``degradation_updates``: updates fitting the degradation of ``pairs``;
+    ``degradation_fits``: how many such fits it is the mean of.
     ``degraded_identity`` (with ``pairs``): G_H's identity term gets the high
     crop degraded by the learned degradation and must give back the crop (a
     plain identity term teaches G_H's U-Net to undo what the head adds to a
@@ -76,6 +77,7 @@ class TrainConfig:
     color_batch: int = 16
     head_objective: str = "pairs"
     degradation_updates: int = 200
+    degradation_fits: int = 8
     degraded_identity: bool = True
     export: str = "average"
     minutes: float | None = None
@@ -109,7 +111,8 @@ class TrainConfig:
     def from_dict(cls, data: dict) -> TrainConfig:
         # Settings added later: a saved state without them was trained without them.
         data = {"lambda_idt": 0.0, "lambda_adv": 1.0, "history_size": 0, "color_steps": 0,
-                "select_best": False, "head_objective": "colors", "degraded_identity": False, **data}
+                "select_best": False, "head_objective": "colors", "degraded_identity": False,
+                "degradation_fits": 1, **data}
         if "export" not in data:  # before the export rule, best-by-validation was a switch
             data["export"] = "best" if data["select_best"] else "last"
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
@@ -132,6 +135,7 @@ class TrainConfig:
             (self.lr_color > 0, "lr_color must be positive"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
             (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
+            (self.degradation_fits >= 1, "degradation_fits must be at least 1"),
             (self.export in EXPORTS, f"export must be one of {', '.join(EXPORTS)}"),
             (self.head_objective in HEAD_OBJECTIVES,
              f"head_objective must be one of {', '.join(HEAD_OBJECTIVES)}"),

@@ -11,7 +11,9 @@ then gives (degraded, original) pairs on real contents, and the head learns by
 regression to undo the degradation.
 
 ``z_dim`` 0 (what training uses) fits one transform for every photo: for a look
-(a grade carried by the high folder) the inverse of the grade. With noise
+(a grade carried by the high folder) the inverse of the grade. Training averages
+several such fits (``fit_mean_degradation``): single short fits land up to 1 dB
+apart from the inverse grade depending on their seed. With noise
 (``z_dim`` > 0, benchmarks/degradation_pairs.py) the degradation varies from
 photo to photo, as generic defects do.
 """
@@ -94,6 +96,27 @@ def fit_degradation(high: torch.Tensor, low: torch.Tensor, z_dim: int, g: torch.
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+    return degradation.requires_grad_(False)
+
+
+def fit_mean_degradation(high: torch.Tensor, low: torch.Tensor, g: torch.Generator, updates: int,
+                         lr: float, batch: int, fits: int) -> GlobalCurveHead:
+    """One transform (``z_dim`` 0): the mean of ``fits`` fits of ``fit_degradation``, each
+    from its own start and draws of ``g``.
+
+    The mean is taken over the transforms' raw parameters (the last layer's output; the
+    tone curves' steps before their softmax) and stored as a degradation model that
+    outputs it. Short fits of one look scatter around the inverse grade (and longer ones
+    converge away from it, fitting the folders' content difference too); their mean
+    scatters less (BENCHMARKS.md, "Averaged degradation fits").
+    """
+    outputs = [fit_degradation(high, low, 0, g, updates, lr, batch).mlp(torch.zeros(1, 0))
+               for _ in range(fits)]
+    degradation = new_degradation(0)
+    last = degradation.mlp[-1]
+    torch.nn.init.zeros_(last.weight)
+    with torch.no_grad():
+        last.bias.copy_(torch.stack(outputs).mean(0)[0])
     return degradation.requires_grad_(False)
 
 
