@@ -12,6 +12,10 @@
 # for time; seed 2 of the looks ran after the others, three at once.
 # Round 3 (session 27, same day): what round 2 stopped, seed 0, tracked: punchy at 2x (175 steps),
 # warm and cool_matte at 4x (445 steps).
+# Rounds 4 and 5 (session 28, same day): the degradation as the mean of 8 fits (degradation_fits 8,
+# the default since). 4: the three looks, 3 seeds, at 133 steps, and cool_matte at 4x (445 steps,
+# seed 0, tracked). 5: the defects at 133 steps (3 seeds), cool_matte at 2x (266 steps, seed 0) and
+# 4x (seeds 1 and 2), tracked.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -41,4 +45,17 @@ if [ "${1:-2}" = 3 ]; then
   run warm adv005_445_s0 445 --seed 0 --track-test &
   run cool_matte adv005_445_s0 445 --seed 0 --track-test &
   wait
+fi
+if [ "${1:-2}" = 4 ] || [ "${1:-2}" = 5 ]; then
+  export -f run; export Q
+  if [ "$1" = 4 ]; then
+    echo "cool_matte fits8_445_s0 445 --seed 0 --track-test"
+    for s in 0 1 2; do
+      for look in warm cool_matte punchy; do echo "$look fits8_133_s$s 133 --seed $s"; done
+    done
+  else
+    for s in 0 1 2; do echo "defects fits8_133_s$s 133 --seed $s"; done
+    echo "cool_matte fits8_266_s0 266 --seed 0 --track-test"
+    for s in 1 2; do echo "cool_matte fits8_445_s$s 445 --seed $s --track-test"; done
+  fi | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
