@@ -361,6 +361,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         lambda_cc=args.lambda_cc,
         lambda_adv=args.lambda_adv,
         lambda_idt=args.lambda_idt or 0.0,
+        lambda_unet_mean=args.lambda_unet_mean,
         history_size=args.history,
         amp=args.amp,
         load_size=args.load_size,
@@ -549,6 +550,8 @@ def shipped_variant() -> list[str]:
         args += ["--lambda-idt", str(cfg.lambda_idt)]
     if cfg.lambda_adv != 1.0:
         args += ["--lambda-adv", str(cfg.lambda_adv)]
+    if cfg.lambda_unet_mean:
+        args += ["--lambda-unet-mean", str(cfg.lambda_unet_mean)]
     if cfg.history_size:
         args += ["--history", str(cfg.history_size)]
     if model.curve_pixel_stats:
@@ -742,6 +745,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="weight of the generators' adversarial terms ('train' defaults to the paper's 1)")
     p.add_argument("--lambda-idt", type=float, default=None,
                    help="identity loss weight (not in the paper; 'train' defaults to the paper's settings)")
+    p.add_argument("--lambda-unet-mean", type=float, default=0.0,
+                   help="penalty on the mean of G_H's U-Net residual (not in the paper)")
     p.add_argument("--history", type=int, default=0, help="history buffer size for D (not in the paper)")
     p.add_argument("--pixel-stats", action="store_true", help="global head also sees pixel statistics")
     p.add_argument("--amp", action="store_true", help="float16 autocast on CUDA")

@@ -4,7 +4,10 @@ For each model: the mean test PSNR of its global transform alone (the head: the 
 residual left out), of the whole G_H, and of the whole G_H with the residual computed on the
 photo scaled to 1/2 and 1/4 (then upsampled and added to the transform of the full photo):
 training crops are 256 px of a 512 px photo resized to 128 (or 64 on a CPU budget), so the
-U-Net is trained at 1/2 (or 1/4) of the test photos' scale.
+U-Net is trained at 1/2 (or 1/4) of the test photos' scale. Also what of the residual
+hurts: G_H with the residual's per-channel mean over the photo removed, and with its low
+frequencies removed (the residual minus its 32-px block means, bilinearly upsampled), and
+the residual's mean absolute value and absolute per-channel mean, in 8-bit levels.
 
     python benchmarks/unet_share.py punchy product_cmp_15min_s0 product_cmp_60min_s0 --photos 10
 """
@@ -39,7 +42,15 @@ def scores(model, pairs: list, scales: tuple[int, ...] = (2, 4)) -> dict[str, fl
         x, t = to_tensor(x)[None], to_tensor(t)
         transform = model.global_transform(x)
         head = model.g_h.pointwise(x, transform)
-        outputs = {"head": head, "G_H": model.enhance_tensor(x, transform)}
+        whole = model.enhance_tensor(x, transform)
+        r = whole - head
+        mean = r.mean(dim=(2, 3), keepdim=True)
+        low = F.interpolate(F.avg_pool2d(r, 32, ceil_mode=True), size=x.shape[-2:], mode="bilinear",
+                            align_corners=False)
+        rows.setdefault("|r| (levels)", []).append(255 * float(r.abs().mean()))
+        rows.setdefault("|mean r| (levels)", []).append(255 * float(mean.abs().mean()))
+        outputs = {"head": head, "G_H": whole, "G_H, residual mean removed": head + r - mean,
+                   "G_H, residual low-pass removed": head + r - low}
         for s in scales:
             small = F.interpolate(x, scale_factor=1 / s, mode="bilinear", antialias=True, align_corners=False)
             residual = model.enhance_tensor(small, transform) - model.g_h.pointwise(small, transform)

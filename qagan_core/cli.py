@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "best, BENCHMARKS.md)")
     t.add_argument("--lambda-idt", type=float,
                    help="identity loss weight (not in the paper; default: the measured best, BENCHMARKS.md)")
+    t.add_argument("--lambda-unet-mean", type=float,
+                   help="weight of the penalty on the mean colour shift of G_H's U-Net (not in the paper; "
+                        "0 = off; default: the measured best, BENCHMARKS.md)")
     t.add_argument("--history-size", type=int,
                    help="generated images kept for the discriminators (0 = none; default: measured best)")
     t.add_argument("--color-steps", type=int,
@@ -223,6 +226,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
         "low_dir": args.low, "high_dir": args.high, "batch_size": args.batch_size,
         "lr_g": args.lr, "lr_d": args.lr_d if args.lr_d is not None else args.lr,
         "lambda_cc": args.lambda_cc, "lambda_adv": args.lambda_adv, "lambda_idt": args.lambda_idt,
+        "lambda_unet_mean": args.lambda_unet_mean,
         "history_size": args.history_size, "color_steps": args.color_steps,
         "head_objective": args.head_objective, "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,

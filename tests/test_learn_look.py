@@ -184,6 +184,7 @@ def test_paper_preset_is_the_paper(folders, random_encoder) -> None:
         1e-4, 1e-4, 0.5, 0.999, 12, 150)
     assert (cfg.crop_size, cfg.train_size, cfg.lambda_cc, cfg.lambda_adv) == (256, 128, 2.0, 1.0)
     assert (cfg.lambda_idt, cfg.history_size, cfg.color_steps, cfg.export) == (0, 0, 0, "last")
+    assert cfg.lambda_unet_mean == 0
     assert not cfg.model.global_curve and not cfg.model.qam_residual and cfg.model.use_qam
     small = {**preset_settings("paper"), "model": TINY_MODEL.__class__(
         **{**TINY_MODEL.to_dict(), "global_curve": False, "qam_residual": False})}

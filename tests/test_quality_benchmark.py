@@ -150,6 +150,9 @@ def test_shipped_variant_follows_the_library_defaults() -> None:
     assert ("--lambda-adv" in shipped) == (TrainConfig().lambda_adv != 1.0)
     if TrainConfig().lambda_adv != 1.0:
         assert float(shipped[shipped.index("--lambda-adv") + 1]) == TrainConfig().lambda_adv
+    assert ("--lambda-unet-mean" in shipped) == (TrainConfig().lambda_unet_mean > 0)
+    if TrainConfig().lambda_unet_mean > 0:
+        assert float(shipped[shipped.index("--lambda-unet-mean") + 1]) == TrainConfig().lambda_unet_mean
 
 
 @pytest.mark.parametrize("task", ["warm", "cool_matte", "punchy"])

@@ -111,12 +111,36 @@ def test_adversarial_weight_enters_the_generator_update(folders, random_encoder)
     assert not torch.allclose(weights[0], weights[1])
 
 
+def test_unet_mean_penalty_holds_the_residual_mean(folders, random_encoder) -> None:
+    """Same seed, same batches: only lambda_unet_mean differs. The logged ``unet_mean`` is the
+    mean absolute per-crop, per-channel mean of G_H(I_L) minus its global head's output; the
+    penalty keeps it smaller (the first step starts at a zero residual, where it is 0)."""
+    low, high = folders
+    means = []
+    for weight in (0.0, 1000.0):
+        trainer = Trainer(tiny_config(low, high, steps=8, batch_size=2, lambda_unet_mean=weight),
+                          random_encoder)
+        logged = [trainer.train_step()["unet_mean"] for _ in range(6)]
+        assert logged[0] == 0.0
+        means.append(sum(logged[2:]))
+    assert means[0] > 0
+    assert means[1] < 0.5 * means[0]
+
+
 def test_states_saved_before_the_adversarial_weight_resume_with_the_papers() -> None:
     from qagan_core import TrainConfig
 
     old = {k: v for k, v in TrainConfig().to_dict().items() if k != "lambda_adv"}
     assert TrainConfig().lambda_adv < 1.0
     assert TrainConfig.from_dict(old).lambda_adv == 1.0
+
+
+def test_states_saved_before_the_unet_mean_penalty_resume_without_it() -> None:
+    from qagan_core import TrainConfig
+
+    old = {k: v for k, v in TrainConfig().to_dict().items() if k != "lambda_unet_mean"}
+    assert TrainConfig().lambda_unet_mean > 0
+    assert TrainConfig.from_dict(old).lambda_unet_mean == 0.0
 
 
 def test_states_saved_before_the_identity_loss_resume_without_it() -> None:

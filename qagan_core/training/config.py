@@ -31,6 +31,12 @@ class TrainConfig:
     signals (identity, cycle) for the whole run and not only its first ~150
     steps (the late drift, BENCHMARKS.md "A weaker adversarial pull"). With Adam,
     dividing it by k is the same as multiplying every other term by k.
+    ``lambda_unet_mean`` weighs the mean absolute per-crop, per-channel mean of
+    the U-Net's residual in G_H(I_L) (the part of the output not made by the
+    global head): 10 by default, so that global tone is left to the head and the
+    U-Net does not shift a whole photo's colour (its late drift was mostly such
+    a shift, BENCHMARKS.md "The U-Net's residual is a global offset"); 0 leaves
+    the U-Net free, as in the paper.
     Also not in the paper (additions, each measured in BENCHMARKS.md):
     ``color_steps`` updates per step of G_H's global head by its own objective
     (``training/color.py``, learning rate ``lr_color``); 0 trains the head with
@@ -71,6 +77,7 @@ class TrainConfig:
     lambda_cc: float = 2.0
     lambda_adv: float = 0.05
     lambda_idt: float = 5.0
+    lambda_unet_mean: float = 10.0
     history_size: int = 0
     color_steps: int = 16
     lr_color: float = 1e-3
@@ -112,7 +119,7 @@ class TrainConfig:
         # Settings added later: a saved state without them was trained without them.
         data = {"lambda_idt": 0.0, "lambda_adv": 1.0, "history_size": 0, "color_steps": 0,
                 "select_best": False, "head_objective": "colors", "degraded_identity": False,
-                "degradation_fits": 1, **data}
+                "degradation_fits": 1, "lambda_unet_mean": 0.0, **data}
         if "export" not in data:  # before the export rule, best-by-validation was a switch
             data["export"] = "best" if data["select_best"] else "last"
         model = ModelConfig.from_dict(data.pop("model")) if "model" in data else ModelConfig()
@@ -130,6 +137,7 @@ class TrainConfig:
             (self.lambda_cc >= 0, "lambda_cc must be >= 0"),
             (self.lambda_adv > 0, "lambda_adv must be positive"),
             (self.lambda_idt >= 0, "lambda_idt must be >= 0"),
+            (self.lambda_unet_mean >= 0, "lambda_unet_mean must be >= 0"),
             (self.history_size >= 0, "history_size must be >= 0"),
             (self.color_steps >= 0, "color_steps must be >= 0"),
             (self.lr_color > 0, "lr_color must be positive"),
@@ -175,7 +183,8 @@ def preset_settings(name: str) -> dict:
     if name == "default":
         return {}
     if name == "paper":
-        return {"lambda_idt": 0.0, "lambda_adv": 1.0, "history_size": 0, "color_steps": 0, "export": "last",
+        return {"lambda_idt": 0.0, "lambda_adv": 1.0, "lambda_unet_mean": 0.0, "history_size": 0,
+                "color_steps": 0, "export": "last",
                 "model": ModelConfig(global_curve=False, qam_residual=False)}
     raise ValueError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})")
 

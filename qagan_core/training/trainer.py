@@ -220,7 +220,8 @@ class Trainer:
         return (f"training on {len(self.low)} low / {len(self.high)} high photos on {where} "
                 f"{length}: {batch}, crops {cfg.crop_size} px resized to "
                 f"{cfg.train_size} px, lr {cfg.lr_g:g}/{cfg.lr_d:g}, lambda_cc {cfg.lambda_cc:g}, "
-                f"identity {cfg.lambda_idt:g}, adversarial {cfg.lambda_adv:g}, {color}"
+                f"identity {cfg.lambda_idt:g}, adversarial {cfg.lambda_adv:g}, "
+                f"U-Net mean {cfg.lambda_unet_mean:g}, {color}"
                 + (", best-by-validation export" if cfg.export == "best" and self.color is not None else "")
                 + (", exporting the weights averaged over the second half" if cfg.export == "average"
                    else ""))
@@ -269,7 +270,8 @@ class Trainer:
         with autocast:
             with torch.no_grad():
                 f_l, f_h = enc(real_l), enc(real_h)
-            fake_h = g_h(real_l, f_l, transform(real_l, f_l))
+            transform_l = transform(real_l, f_l)
+            fake_h = g_h(real_l, f_l, transform_l)
             f_fake_h = enc(fake_h)
             rec_l = g_l(fake_h, f_fake_h, f_l)
             fake_l = g_l(real_h, f_h, f_l)
@@ -284,6 +286,12 @@ class Trainer:
             adv_h = rahinge_g_loss(d_real_h, self.d_h(fake_h), mean)
             adv_l = rahinge_g_loss(d_real_l, self.d_l(fake_l), mean)
             loss_g = cfg.lambda_adv * (adv_h + adv_l) + cfg.lambda_cc * (cc_l + cc_h)
+            unet_mean = torch.zeros((), device=self.device)
+            base = self.model.g_h.pointwise(real_l, transform_l)
+            if base is not None:  # the U-Net's residual (the head's gradients through it cancel)
+                unet_mean = (fake_h.float() - base).mean(dim=(2, 3)).abs().mean()
+                if cfg.lambda_unet_mean > 0:
+                    loss_g = loss_g + cfg.lambda_unet_mean * unet_mean
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
                 source_h, f_source_h = real_h, f_h
@@ -333,6 +341,7 @@ class Trainer:
             "adv_l": float(adv_l.detach()),
             "cycle": float((cc_l + cc_h).detach()),
             "identity": float(idt.detach()),
+            "unet_mean": float(unet_mean.detach()),
             "color": color,
             "head_grad": head_grad,
             "loss_d_h": float(loss_d_h.detach()),
@@ -474,6 +483,7 @@ class Trainer:
             "lambda_cc": cfg.lambda_cc,
             "lambda_idt": cfg.lambda_idt,
             "lambda_adv": cfg.lambda_adv,
+            "lambda_unet_mean": cfg.lambda_unet_mean,
             "degraded_identity": cfg.degraded_identity,
             "history_size": cfg.history_size,
             "color_steps": cfg.color_steps if self.color is not None else 0,
