@@ -16,6 +16,15 @@
 # the default since). 4: the three looks, 3 seeds, at 133 steps, and cool_matte at 4x (445 steps,
 # seed 0, tracked). 5: the defects at 133 steps (3 seeds), cool_matte at 2x (266 steps, seed 0) and
 # 4x (seeds 1 and 2), tracked.
+# Round 6 (session 29, 2026-12-05): the adversarial weight 0.02 instead of 0.05 (cool_matte fell
+# 0.13 dB from 1x to 4x with 0.05): cool_matte at 4x (445 steps, 3 seeds, tracked) and the three
+# looks at 1x (133 steps, 3 seeds).
+# Round 6 was cut off with the session (seed 0 at 1x only; BENCHMARKS.md). Round 7 (session 30,
+# 2026-12-06, two runs at a time): cool_matte at 4x (445 steps, seed 0, tracked) with the weight 0.02,
+# and with the U-Net's per-crop residual mean penalised (lambda_unet_mean 10); the first was stopped
+# at step 140 (it tracked as 0.05 did). Round 8 (same session, beside round 7): lambda_unet_mean 10,
+# the three looks at 1x (133 steps, 3 seeds) and cool_matte at 4x (seeds 1 and 2), two at a time.
+# Round 9 (beside round 8): lambda_unet_mean 10 on the defects at 1x (seed 0).
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,4 +67,32 @@ if [ "${1:-2}" = 4 ] || [ "${1:-2}" = 5 ]; then
     echo "cool_matte fits8_266_s0 266 --seed 0 --track-test"
     for s in 1 2; do echo "cool_matte fits8_445_s$s 445 --seed $s --track-test"; done
   fi | xargs -P 3 -L 1 bash -c 'run "$@"' _
+fi
+if [ "${1:-2}" = 6 ]; then
+  export -f run; export Q
+  {
+    echo "cool_matte adv002_445_s0 445 --seed 0 --track-test"
+    for look in cool_matte warm punchy; do echo "$look adv002_133_s0 133 --seed 0"; done
+    for s in 1 2; do echo "cool_matte adv002_445_s$s 445 --seed $s --track-test"; done
+    for s in 1 2; do
+      for look in warm cool_matte punchy; do echo "$look adv002_133_s$s 133 --seed $s"; done
+    done
+  } | xargs -P 3 -L 1 bash -c 'run "$@" --set lambda_adv=0.02' _
+fi
+if [ "${1:-2}" = 7 ]; then
+  run cool_matte adv002_445_s0 445 --seed 0 --track-test --set lambda_adv=0.02 &
+  run cool_matte unetmean10_445_s0 445 --seed 0 --track-test --set lambda_unet_mean=10 &
+  wait
+fi
+if [ "${1:-2}" = 8 ]; then
+  export -f run; export Q
+  {
+    for s in 0 1 2; do
+      for look in cool_matte warm punchy; do echo "$look unetmean10_133_s$s 133 --seed $s"; done
+    done
+    for s in 1 2; do echo "cool_matte unetmean10_445_s$s 445 --seed $s --track-test"; done
+  } | xargs -P 2 -L 1 bash -c 'run "$@" --set lambda_unet_mean=10' _
+fi
+if [ "${1:-2}" = 9 ]; then
+  run defects unetmean10_133_s0 133 --seed 0 --set lambda_unet_mean=10
 fi
