@@ -23,7 +23,8 @@
 # 2026-12-06, two runs at a time): cool_matte at 4x (445 steps, seed 0, tracked) with the weight 0.02,
 # and with the U-Net's per-crop residual mean penalised (lambda_unet_mean 10); the first was stopped
 # at step 140 (it tracked as 0.05 did). Round 8 (same session, beside round 7): lambda_unet_mean 10,
-# the three looks at 1x (133 steps, 3 seeds) and cool_matte at 4x (seeds 1 and 2), two at a time.
+# the three looks at 1x (133 steps, 3 seeds) and cool_matte at 4x (seeds 1 and 2), two at a time;
+# stopped for the session's time after seed 0 of the looks and seed 1 of cool_matte and punchy.
 # Round 9 (beside round 8): lambda_unet_mean 10 on the defects at 1x (seed 0).
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
