@@ -18,8 +18,8 @@
 # 4x (seeds 1 and 2), tracked.
 # Round 6 (session 29, 2026-12-05): the adversarial weight 0.02 instead of 0.05 (cool_matte fell
 # 0.13 dB from 1x to 4x with 0.05): cool_matte at 4x (445 steps, 3 seeds, tracked) and the three
-# looks at 1x (133 steps, 3 seeds).
-# Round 6 was cut off with the session (seed 0 at 1x only; BENCHMARKS.md). Round 7 (session 30,
+# looks at 1x (133 steps, 3 seeds); cut off with the session (seed 0 at 1x only; BENCHMARKS.md).
+# Round 7 (session 30,
 # 2026-12-06, two runs at a time): cool_matte at 4x (445 steps, seed 0, tracked) with the weight 0.02,
 # and with the U-Net's per-crop residual mean penalised (lambda_unet_mean 10); the first was stopped
 # at step 140 (it tracked as 0.05 did). Round 8 (same session, beside round 7): lambda_unet_mean 10,
