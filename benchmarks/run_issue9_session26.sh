@@ -26,6 +26,8 @@
 # the three looks at 1x (133 steps, 3 seeds) and cool_matte at 4x (seeds 1 and 2), two at a time;
 # stopped for the session's time after seed 0 of the looks and seed 1 of cool_matte and punchy.
 # Round 9 (beside round 8): lambda_unet_mean 10 on the defects at 1x (seed 0).
+# Round 10 (session 31, 2026-12-06): what round 8 stopped: seed 2 of the looks at 1x, three at a
+# time, then cool_matte at 4x (seeds 1 and 2, tracked), two at a time.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -96,4 +98,11 @@ if [ "${1:-2}" = 8 ]; then
 fi
 if [ "${1:-2}" = 9 ]; then
   run defects unetmean10_133_s0 133 --seed 0 --set lambda_unet_mean=10
+fi
+if [ "${1:-2}" = 10 ]; then
+  export -f run; export Q
+  {
+    for look in cool_matte warm punchy; do echo "$look unetmean10_133_s2 133 --seed 2"; done
+    for s in 1 2; do echo "cool_matte unetmean10_445_s$s 445 --seed $s --track-test"; done
+  } | xargs -P 3 -L 1 bash -c 'run "$@" --set lambda_unet_mean=10' _
 fi
