@@ -28,6 +28,10 @@
 # Round 9 (beside round 8): lambda_unet_mean 10 on the defects at 1x (seed 0).
 # Round 10 (session 31, 2026-12-06): what round 8 stopped: seed 2 of the looks at 1x, three at a
 # time, then cool_matte at 4x (seeds 1 and 2, tracked), two at a time.
+# Round 11 (a later session, 2026-12-06): round 10's 4x runs again, two at a time (session 31's VM, with
+# their results, was lost before they were written down).
+# Round 12 (beside round 11): cool_matte at 2x (266 steps, seed 0, tracked). Round 13 (after round
+# 11): warm and punchy at 4x (445 steps, seed 0, tracked), two at a time.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -105,4 +109,19 @@ if [ "${1:-2}" = 10 ]; then
     for look in cool_matte warm punchy; do echo "$look unetmean10_133_s2 133 --seed 2"; done
     for s in 1 2; do echo "cool_matte unetmean10_445_s$s 445 --seed $s --track-test"; done
   } | xargs -P 3 -L 1 bash -c 'run "$@" --set lambda_unet_mean=10' _
+fi
+if [ "${1:-2}" = 11 ]; then
+  for s in 1 2; do
+    run cool_matte unetmean10_445_s$s 445 --seed $s --track-test --set lambda_unet_mean=10 &
+  done
+  wait
+fi
+if [ "${1:-2}" = 12 ]; then
+  run cool_matte unetmean10_266_s0 266 --seed 0 --track-test --set lambda_unet_mean=10
+fi
+if [ "${1:-2}" = 13 ]; then
+  for look in warm punchy; do
+    run $look unetmean10_445_s0 445 --seed 0 --track-test --set lambda_unet_mean=10 &
+  done
+  wait
 fi
