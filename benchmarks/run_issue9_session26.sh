@@ -31,7 +31,8 @@
 # Round 11 (a later session, 2026-12-06): round 10's 4x runs again, two at a time (session 31's VM, with
 # their results, was lost before they were written down).
 # Round 12 (beside round 11): cool_matte at 2x (266 steps, seed 0, tracked). Round 13 (after round
-# 11): warm and punchy at 4x (445 steps, seed 0, tracked), two at a time.
+# 11): warm and punchy at 4x (445 steps, seed 0, tracked), two at a time. Round 14 (after 13,
+# beside CI): cool_matte at 2x, seeds 1 and 2, tracked.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -122,6 +123,12 @@ fi
 if [ "${1:-2}" = 13 ]; then
   for look in warm punchy; do
     run $look unetmean10_445_s0 445 --seed 0 --track-test --set lambda_unet_mean=10 &
+  done
+  wait
+fi
+if [ "${1:-2}" = 14 ]; then
+  for s in 1 2; do
+    run cool_matte unetmean10_266_s$s 266 --seed $s --track-test --set lambda_unet_mean=10 &
   done
   wait
 fi
