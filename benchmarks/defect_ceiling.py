@@ -93,6 +93,21 @@ def head_outputs(head: GlobalCurveHead, encoder: torch.nn.Module,
     return outputs
 
 
+def regress_head(head: GlobalCurveHead, s_train: torch.Tensor, x_px: torch.Tensor, t_px: torch.Tensor,
+                 iters: int, g: torch.Generator, lr: float = 1e-3, batch: int = 32) -> None:
+    """Teach ``head`` to map thumbnails ``x_px`` (head inputs ``s_train``) to ``t_px`` by L2:
+    ``iters`` Adam updates of ``batch`` pairs, the learning rate decaying from ``lr`` along a cosine."""
+    optimizer = torch.optim.Adam(head.parameters(), lr=lr)
+    for it in range(iters):
+        for group in optimizer.param_groups:
+            group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * it / iters))
+        b = torch.randint(len(x_px), (batch,), generator=g)
+        loss = (apply_curve(x_px[b], *head.from_summary(s_train[b])) - t_px[b]).pow(2).mean()
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+
+
 def gain(y: torch.Tensor, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     y = (y.clamp(0, 1) * 255).round() / 255
     return psnr_per_image(y, t) - psnr_per_image(x, t)

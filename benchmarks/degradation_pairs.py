@@ -40,17 +40,16 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, head_outputs, summaries  # noqa: E402
+from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, head_outputs, regress_head, summaries  # noqa: E402
 from benchmarks.quality import evaluate, test_pairs, write_result  # noqa: E402
 from qagan_core.encoder import resolve_encoder  # noqa: E402
-from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
+from qagan_core.model.generators import GlobalCurveHead  # noqa: E402
 from qagan_core.pixels import thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
 from qagan_core.training.degradation import degraded_pairs, fit_degradation  # noqa: E402
@@ -92,15 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
     print(f"{len(x_train)} degraded pairs ({time.perf_counter() - start:.0f} s)", flush=True)
 
-    optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
-    for it in range(args.iters):
-        for group in optimizer.param_groups:
-            group["lr"] = 1e-3 * 0.5 * (1 + np.cos(np.pi * it / args.iters))
-        b = torch.randint(len(x_train), (32,), generator=g)
-        loss = (apply_curve(px_train[b], *head.from_summary(s_train[b])) - pt_train[b]).pow(2).mean()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    regress_head(head, s_train, px_train, pt_train, args.iters, g)
 
     pairs = test_pairs(out)
     name = ("degradation_pairs" + (f"_z{args.z_dim}" if args.z_dim != Z_DIM else "")

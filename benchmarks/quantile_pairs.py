@@ -1,0 +1,182 @@
+"""Unpaired pairs for the global head by quantile transfer (issue 9; a prototype).
+
+``degradation_pairs.py`` fits a degradation of the head's own family to the two
+folders and regresses its inverse. This prototype makes the degradation without
+fitting: it moves the *quantiles* of a high-quality photo by the difference between
+the folders, per channel of an opponent colour space (luma, r - g, b - (r + g) / 2;
+casts and saturation live in the last two):
+
+    q_k(u) = Q_H(u) + [mean_L(u) - mean_H(u)] + s(u) [Q_k(u) - mean_L(u)]
+
+``Q_H`` is the quantile function of the pooled high folder, ``mean_L`` and ``mean_H``
+the means over photos of each folder's per-photo quantile functions, ``Q_k`` that of
+low photo ``k`` (drawn per pair) and ``u`` one of ``LEVELS`` levels. A value ``v`` of
+a high photo becomes ``q_k(Q_H^-1(v))`` (linear between levels; ``q_k`` made
+non-decreasing), then back to RGB, clipped and rounded to 8 bits.
+
+- ``--shrink 0``: one degradation for every photo, the folders' mean difference: a
+  look (the high folder's grade) undone on real contents.
+- ``--shrink deconvolved`` (the default): ``s(u) = sqrt(max(0, var_L(u) - var_H(u)) /
+  var_L(u))``, with the variances taken over photos: the share of the low photos'
+  spread that the high photos' spread does not explain. Contents vary in both folders;
+  what is left is taken for per-photo defects and drawn from real low photos.
+
+The head (the product's inputs; ``--pixel-stats`` adds the thumbnail's own statistics)
+then learns by regression to map degraded thumbnails back, as in
+``degradation_pairs.py``, and is evaluated like the product on the 20 test photos at
+512 pixels (``results/quantile_pairs[_shrink0][_px]_s<seed>.json``). The result also
+records ``folder_distance``: how far the head's outputs for the low folder are from the
+high folder (no truth needed; a candidate rule for choosing the shrink):
+
+    python benchmarks/quantile_pairs.py --out benchmarks/out/defects --pixel-stats --seed 0
+    python benchmarks/quantile_pairs.py --out benchmarks/out/warm --shrink 0 --seed 0
+    python benchmarks/quality.py --out benchmarks/out/defects summary quantile_pairs_px
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from benchmarks.defect_ceiling import GLOBAL_SIZE, PIXEL_SIZE, head_outputs, regress_head, summaries  # noqa: E402
+from benchmarks.quality import evaluate, test_pairs, write_result  # noqa: E402
+from qagan_core.encoder import resolve_encoder  # noqa: E402
+from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
+from qagan_core.pixels import resize, thumbnail  # noqa: E402
+from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
+from qagan_core.training.degradation import descriptor, sliced_distance  # noqa: E402
+
+# RGB -> (luma, r - g, b - (r + g) / 2)
+OPPONENT = torch.tensor([[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]])
+LEVELS = 65
+STATS_SIZE = 64  # the thumbnails whose quantiles describe a photo
+
+
+def to_opponent(x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", OPPONENT, x)
+
+
+def from_opponent(x: torch.Tensor) -> torch.Tensor:
+    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(OPPONENT), x)
+
+
+def quantile_functions(x: torch.Tensor) -> torch.Tensor:
+    """Per-photo, per-channel quantiles of ``x`` ``[N,3,h,w]`` at ``LEVELS`` levels: ``[N,3,LEVELS]``."""
+    return torch.quantile(x.flatten(2), torch.linspace(0, 1, LEVELS), dim=2).permute(1, 2, 0).contiguous()
+
+
+def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
+    """Piecewise-linear ``x`` ``[3,n]`` -> ``[3,n]`` through ``(xp, fp)`` ``[3,L]`` per channel, ``xp``
+    non-decreasing; constant beyond its ends."""
+    xp = xp + torch.arange(xp.shape[1]) * 1e-7  # strictly increasing
+    i = torch.searchsorted(xp, x.clamp(xp[:, :1], xp[:, -1:]).contiguous()).clamp(1, xp.shape[1] - 1)
+    x0, x1, f0, f1 = xp.gather(1, i - 1), xp.gather(1, i), fp.gather(1, i - 1), fp.gather(1, i)
+    return f0 + ((x - x0) / (x1 - x0)).clamp(0, 1) * (f1 - f0)
+
+
+class QuantileDegradation:
+    """The degradations ``q_k`` of the module docstring, from high and low thumbnails."""
+
+    def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str) -> None:
+        h, lo = to_opponent(thumbnail(high, STATS_SIZE)), to_opponent(thumbnail(low, STATS_SIZE))
+        self.pooled = quantile_functions(h.transpose(0, 1).reshape(1, 3, -1, 1))[0]  # Q_H [3,L]
+        q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
+        self.mean_low = self.q_low.mean(0)
+        self.offset = self.mean_low - q_high.mean(0)
+        var_low, var_high = self.q_low.var(0), q_high.var(0)
+        self.shrink = (((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
+                       if shrink == "deconvolved" else torch.zeros_like(var_low))
+
+    def __call__(self, x: torch.Tensor, k: int) -> torch.Tensor:
+        """Photo ``x`` ``[3,H,W]`` with low photo ``k``'s degradation, on the 8-bit grid."""
+        q = (self.pooled + self.offset + self.shrink * (self.q_low[k] - self.mean_low)).cummax(1).values
+        o = to_opponent(x[None])[0]
+        y = from_opponent(interp(o.flatten(1), self.pooled, q).view_as(o)[None])[0]
+        return (y.clamp(0, 1) * 255).round() / 255
+
+
+def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: int, passes: int,
+                   g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``passes`` (degraded, original) versions of every high thumbnail: odd passes a random
+    square crop (half to all of the side) resized back, half of them mirrored, each
+    degraded by a random low photo's degradation."""
+    xs, ts = [], []
+    side = high.shape[-1]
+    for p in range(passes):
+        for img in high:
+            t = img
+            if p % 2:
+                c = int(side * (0.5 + 0.5 * float(torch.rand((), generator=g))))
+                a, b = (int(v) for v in torch.randint(0, side - c + 1, (2,), generator=g))
+                t = resize(t[None, :, a:a + c, b:b + c], (side, side))[0].clamp(0, 1)
+            if float(torch.rand((), generator=g)) < 0.5:
+                t = t.flip(-1)
+            t = (t * 255).round() / 255
+            xs.append(degradation(t, int(torch.randint(n_low, (), generator=g))))
+            ts.append(t)
+    return torch.stack(xs), torch.stack(ts)
+
+
+@torch.no_grad()
+def folder_distance(head: GlobalCurveHead, encoder: torch.nn.Module, low: torch.Tensor,
+                    high: torch.Tensor) -> float:
+    """How far the head's outputs for the low folder are from the high folder, without any truth:
+    the sliced distance between their per-photo colour descriptors (``descriptor``; every
+    statistic scaled by its spread over both folders, 1,024 fixed directions)."""
+    out = apply_curve(thumbnail(low, PIXEL_SIZE), *head.from_summary(summaries(head, encoder, low)))
+    a, b = descriptor(out.clamp(0, 1)), descriptor(thumbnail(high, PIXEL_SIZE))
+    scale = torch.cat([descriptor(thumbnail(low, PIXEL_SIZE)), b]).std(0) + 1e-3
+    d = torch.randn(a.shape[1], 1024, generator=torch.Generator().manual_seed(0))
+    return float(sliced_distance(a / scale, b / scale, d / d.norm(dim=0, keepdim=True)))
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "defects"))
+    ap.add_argument("--shrink", choices=("deconvolved", "0"), default="deconvolved")
+    ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
+    ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
+    ap.add_argument("--pixel-stats", action="store_true",
+                    help="the head also sees the thumbnail's pixel statistics")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1)
+    args = ap.parse_args(argv)
+    start = time.perf_counter()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
+    g = torch.Generator().manual_seed(args.seed)
+    out = Path(args.out)
+
+    low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
+    high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
+    degradation = QuantileDegradation(high, low, args.shrink)
+    encoder = resolve_encoder("random").eval()
+    head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
+    x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g)
+    s_train = summaries(head, encoder, x_train)
+    print(f"{len(x_train)} degraded pairs, shrink per channel {degradation.shrink.mean(1).tolist()} "
+          f"({time.perf_counter() - start:.0f} s)", flush=True)
+    regress_head(head, s_train, thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE), args.iters, g)
+
+    distance = folder_distance(head, encoder, low, high)
+    pairs = test_pairs(out)
+    name = ("quantile_pairs" + ("_shrink0" if args.shrink == "0" else "")
+            + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
+    result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
+    result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}), {len(x_train)} pairs, "
+                        f"{args.iters} regression updates of the head")
+    result["folder_distance"] = distance
+    result["seconds"] = time.perf_counter() - start
+    write_result(out, result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+"""The quantile-transfer degradation of the head-alone prototype (benchmarks/quantile_pairs.py)."""
+
+from __future__ import annotations
+
+import torch
+
+from benchmarks.quantile_pairs import QuantileDegradation, from_opponent, to_opponent
+
+
+def contents(n: int, seed: int, size: int = 32) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(n, 3, 4, 4, generator=g) * 0.8 + 0.1
+    return torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+
+
+def grade(x: torch.Tensor) -> torch.Tensor:
+    """A warm look: red up, blue down, mid-tones lifted."""
+    return (x * torch.tensor([1.1, 1.0, 0.85]).view(1, 3, 1, 1)).clamp(0, 1) ** 0.8
+
+
+def test_opponent_space_round_trips() -> None:
+    x = contents(2, seed=0)
+    assert torch.allclose(from_opponent(to_opponent(x)), x, atol=1e-5)
+
+
+def test_without_shrink_the_degradation_takes_the_look_off() -> None:
+    """High photos carry a grade the low ones lack: one degradation for every photo, the
+    folders' difference, must bring a graded photo back close to its ungraded self."""
+    low, high_contents = contents(40, seed=1), contents(40, seed=2)
+    degradation = QuantileDegradation(grade(high_contents), low, "0")
+    assert torch.count_nonzero(degradation.shrink) == 0
+    probe = contents(4, seed=3)
+    graded = grade(probe)
+    undone = torch.stack([degradation(x, k) for k, x in enumerate(graded)])
+    before, after = (graded - probe).abs().mean(), (undone - probe).abs().mean()
+    assert float(after) < 0.3 * float(before), (before, after)
+    assert torch.equal(undone, (undone * 255).round() / 255)  # 8-bit, as photos are
+    assert torch.equal(degradation(graded[0], 0), degradation(graded[0], 5))  # the same for every photo
+
+
+def test_the_deconvolved_shrink_keeps_only_the_low_folders_extra_spread() -> None:
+    """Same kind of contents in both folders: little shrink. Every low photo with its own
+    strong cast: the chroma channels keep most of the low photos' own spread."""
+    high = contents(40, seed=1)
+    same = QuantileDegradation(high, contents(40, seed=2), "deconvolved")
+    g = torch.Generator().manual_seed(4)
+    casts = 1 + 0.6 * (torch.rand(40, 3, 1, 1, generator=g) - 0.5)
+    cast = QuantileDegradation(high, (contents(40, seed=2) * casts).clamp(0, 1), "deconvolved")
+    chroma = slice(1, 3)
+    assert float(cast.shrink[chroma].mean()) > 0.6
+    assert float(cast.shrink[chroma].mean()) > float(same.shrink[chroma].mean()) + 0.3
