@@ -33,6 +33,11 @@
 # Round 12 (beside round 11): cool_matte at 2x (266 steps, seed 0, tracked). Round 13 (after round
 # 11): warm and punchy at 4x (445 steps, seed 0, tracked), two at a time. Round 14 (after 13,
 # beside CI): cool_matte at 2x, seeds 1 and 2, tracked.
+# Round 15 (a later session, 2026-12-06): warm and punchy at 2x (266 steps, seed 0, tracked), one after
+# the other on one core (the other core ran head-alone prototypes for the defects).
+# Round 16 (beside round 15): the head alone on quantile-transfer pairs (benchmarks/quantile_pairs.py),
+# two at a time: the deconvolved shrink on the defects (with and without pixel statistics), shrink 0
+# on the three looks (the product's inputs), 3 seeds; the cross-ablations on seed 0.
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -131,4 +136,20 @@ if [ "${1:-2}" = 14 ]; then
     run cool_matte unetmean10_266_s$s 266 --seed $s --track-test --set lambda_unet_mean=10 &
   done
   wait
+fi
+if [ "${1:-2}" = 15 ]; then
+  for look in warm punchy; do
+    run $look unetmean10_266_s0 266 --seed 0 --track-test --set lambda_unet_mean=10
+  done
+fi
+if [ "${1:-2}" = 16 ]; then
+  P="${PYTHON:-.venv/bin/python} benchmarks/quantile_pairs.py"
+  for s in 0 1 2; do
+    echo "--out benchmarks/out/defects --pixel-stats --seed $s"
+    echo "--out benchmarks/out/defects --seed $s"
+    for look in warm cool_matte punchy; do echo "--out benchmarks/out/$look --shrink 0 --seed $s"; done
+  done > benchmarks/out/logs/quantile_pairs.args
+  { echo "--out benchmarks/out/defects --pixel-stats --shrink 0 --seed 0"
+    echo "--out benchmarks/out/warm --seed 0"; } >> benchmarks/out/logs/quantile_pairs.args
+  xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs.args > benchmarks/out/logs/quantile_pairs.log 2>&1
 fi
