@@ -15,7 +15,10 @@ a high photo becomes ``q_k(Q_H^-1(v))`` (linear between levels; ``q_k`` made
 non-decreasing), then back to RGB, clipped and rounded to 8 bits.
 
 - ``--shrink 0``: one degradation for every photo, the folders' mean difference: a
-  look (the high folder's grade) undone on real contents.
+  look (the high folder's grade) undone on real contents. ``--pooled`` takes the
+  difference between the folders' pooled quantile functions instead, ``Q_L(u) - Q_H(u)``
+  (histogram matching of the pooled folders: exact for a tone curve when both folders
+  hold the same kind of contents; the mean of per-photo quantiles is not).
 - ``--shrink deconvolved`` (the default): ``s(u) = sqrt(max(0, var_L(u) - var_H(u)) /
   var_L(u))``, with the variances taken over photos: the share of the low photos'
   spread that the high photos' spread does not explain. Contents vary in both folders;
@@ -73,6 +76,11 @@ def quantile_functions(x: torch.Tensor) -> torch.Tensor:
     return torch.quantile(x.flatten(2), torch.linspace(0, 1, LEVELS), dim=2).permute(1, 2, 0).contiguous()
 
 
+def pooled_quantiles(x: torch.Tensor) -> torch.Tensor:
+    """Per-channel quantiles of all photos ``[N,3,h,w]`` together: ``[3,LEVELS]``."""
+    return quantile_functions(x.transpose(0, 1).reshape(1, 3, -1, 1))[0]
+
+
 def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     """Piecewise-linear ``x`` ``[3,n]`` -> ``[3,n]`` through ``(xp, fp)`` ``[3,L]`` per channel, ``xp``
     non-decreasing; constant beyond its ends."""
@@ -85,12 +93,12 @@ def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
 class QuantileDegradation:
     """The degradations ``q_k`` of the module docstring, from high and low thumbnails."""
 
-    def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str) -> None:
+    def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str, pooled: bool = False) -> None:
         h, lo = to_opponent(thumbnail(high, STATS_SIZE)), to_opponent(thumbnail(low, STATS_SIZE))
-        self.pooled = quantile_functions(h.transpose(0, 1).reshape(1, 3, -1, 1))[0]  # Q_H [3,L]
+        self.pooled = pooled_quantiles(h)  # Q_H [3,L]
         q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
         self.mean_low = self.q_low.mean(0)
-        self.offset = self.mean_low - q_high.mean(0)
+        self.offset = pooled_quantiles(lo) - self.pooled if pooled else self.mean_low - q_high.mean(0)
         var_low, var_high = self.q_low.var(0), q_high.var(0)
         self.shrink = (((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
                        if shrink == "deconvolved" else torch.zeros_like(var_low))
@@ -142,6 +150,8 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "defects"))
     ap.add_argument("--shrink", choices=("deconvolved", "0"), default="deconvolved")
+    ap.add_argument("--pooled", action="store_true",
+                    help="the folders' difference between their pooled quantile functions")
     ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
@@ -157,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
 
     low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
-    degradation = QuantileDegradation(high, low, args.shrink)
+    degradation = QuantileDegradation(high, low, args.shrink, args.pooled)
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
     x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g)
@@ -168,10 +178,11 @@ def main(argv: list[str] | None = None) -> None:
 
     distance = folder_distance(head, encoder, low, high)
     pairs = test_pairs(out)
-    name = ("quantile_pairs" + ("_shrink0" if args.shrink == "0" else "")
+    name = ("quantile_pairs" + ("_shrink0" if args.shrink == "0" else "") + ("_pooled" if args.pooled else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
-    result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}), {len(x_train)} pairs, "
+    result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"
+                        f"{', pooled difference' if args.pooled else ''}), {len(x_train)} pairs, "
                         f"{args.iters} regression updates of the head")
     result["folder_distance"] = distance
     result["seconds"] = time.perf_counter() - start

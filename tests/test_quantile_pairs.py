@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from benchmarks.quantile_pairs import QuantileDegradation, from_opponent, to_opponent
@@ -23,11 +24,12 @@ def test_opponent_space_round_trips() -> None:
     assert torch.allclose(from_opponent(to_opponent(x)), x, atol=1e-5)
 
 
-def test_without_shrink_the_degradation_takes_the_look_off() -> None:
+@pytest.mark.parametrize("pooled", [False, True])
+def test_without_shrink_the_degradation_takes_the_look_off(pooled: bool) -> None:
     """High photos carry a grade the low ones lack: one degradation for every photo, the
     folders' difference, must bring a graded photo back close to its ungraded self."""
     low, high_contents = contents(40, seed=1), contents(40, seed=2)
-    degradation = QuantileDegradation(grade(high_contents), low, "0")
+    degradation = QuantileDegradation(grade(high_contents), low, "0", pooled)
     assert torch.count_nonzero(degradation.shrink) == 0
     probe = contents(4, seed=3)
     graded = grade(probe)
