@@ -153,3 +153,12 @@ if [ "${1:-2}" = 16 ]; then
     echo "--out benchmarks/out/warm --seed 0"; } >> benchmarks/out/logs/quantile_pairs.args
   xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs.args > benchmarks/out/logs/quantile_pairs.log 2>&1
 fi
+# Round 17 (after round 16's last runs started; 2026-12-06): quantile_pairs.py with the folders'
+# difference between their pooled quantile functions (--pooled), seed 0: shrink 0 on the three
+# looks, the deconvolved shrink on the defects (pixel statistics); two at a time.
+if [ "${1:-2}" = 17 ]; then
+  P="${PYTHON:-.venv/bin/python} benchmarks/quantile_pairs.py"
+  { for look in punchy cool_matte warm; do echo "--out benchmarks/out/$look --shrink 0 --pooled --seed 0"; done
+    echo "--out benchmarks/out/defects --pixel-stats --pooled --seed 0"; } > benchmarks/out/logs/quantile_pairs_pooled.args
+  xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs_pooled.args > benchmarks/out/logs/quantile_pairs_pooled.log 2>&1
+fi
