@@ -19,10 +19,12 @@ non-decreasing), then back to RGB, clipped and rounded to 8 bits.
   difference between the folders' pooled quantile functions instead, ``Q_L(u) - Q_H(u)``
   (histogram matching of the pooled folders: exact for a tone curve when both folders
   hold the same kind of contents; the mean of per-photo quantiles is not).
+- ``--shrink 0.2`` (any number): that share at every level.
 - ``--shrink deconvolved`` (the default): ``s(u) = sqrt(max(0, var_L(u) - var_H(u)) /
   var_L(u))``, with the variances taken over photos: the share of the low photos'
   spread that the high photos' spread does not explain. Contents vary in both folders;
   what is left is taken for per-photo defects and drawn from real low photos.
+  ``--chance-shares`` prints it beside the share two random halves of one folder give.
 
 The head (the product's inputs; ``--pixel-stats`` adds the thumbnail's own statistics)
 then learns by regression to map degraded thumbnails back, as in
@@ -90,6 +92,25 @@ def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
     return f0 + ((x - x0) / (x1 - x0)).clamp(0, 1) * (f1 - f0)
 
 
+def deconvolved_share(q_low: torch.Tensor, q_high: torch.Tensor) -> torch.Tensor:
+    """``sqrt(max(0, var_L - var_H) / var_L)`` per channel and level, the variances taken over the
+    photos' quantile functions ``[N,3,L]``: the share of the low photos' spread the high ones' lacks."""
+    var_low, var_high = q_low.var(0), q_high.var(0)
+    return ((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
+
+
+def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Tensor:
+    """The deconvolved share between two random halves of one folder (``[N,3,L]``), per channel,
+    averaged over levels and ``splits`` splits: what the share is when no photo differs from the
+    others in kind."""
+    shares = []
+    for _ in range(splits):
+        order = torch.randperm(len(q), generator=g)
+        half = len(q) // 2
+        shares.append(deconvolved_share(q[order[:half]], q[order[half:]]).mean(1))
+    return torch.stack(shares).mean(0)
+
+
 class QuantileDegradation:
     """The degradations ``q_k`` of the module docstring, from high and low thumbnails."""
 
@@ -99,9 +120,8 @@ class QuantileDegradation:
         q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
         self.mean_low = self.q_low.mean(0)
         self.offset = pooled_quantiles(lo) - self.pooled if pooled else self.mean_low - q_high.mean(0)
-        var_low, var_high = self.q_low.var(0), q_high.var(0)
-        self.shrink = (((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
-                       if shrink == "deconvolved" else torch.zeros_like(var_low))
+        self.shrink = (deconvolved_share(self.q_low, q_high) if shrink == "deconvolved"
+                       else torch.full_like(self.mean_low, float(shrink)))
 
     def __call__(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Photo ``x`` ``[3,H,W]`` with low photo ``k``'s degradation, on the 8-bit grid."""
@@ -149,9 +169,11 @@ def folder_distance(head: GlobalCurveHead, encoder: torch.nn.Module, low: torch.
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "out" / "defects"))
-    ap.add_argument("--shrink", choices=("deconvolved", "0"), default="deconvolved")
+    ap.add_argument("--shrink", default="deconvolved", help="'deconvolved' or one share for every level")
     ap.add_argument("--pooled", action="store_true",
                     help="the folders' difference between their pooled quantile functions")
+    ap.add_argument("--chance-shares", action="store_true",
+                    help="print the deconvolved share and the one two halves of one folder give; no training")
     ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
@@ -159,6 +181,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
+    if args.shrink != "deconvolved":
+        try:
+            share = float(args.shrink)
+        except ValueError:
+            share = -1.0
+        if not 0 <= share <= 1:
+            ap.error("--shrink must be 'deconvolved' or a number from 0 to 1")
     start = time.perf_counter()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
@@ -168,6 +197,12 @@ def main(argv: list[str] | None = None) -> None:
     low = ImageFolder(out / "low", SampleSpec()).thumbnails(GLOBAL_SIZE)
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
     degradation = QuantileDegradation(high, low, args.shrink, args.pooled)
+    if args.chance_shares:
+        h, lo = (quantile_functions(to_opponent(thumbnail(x, STATS_SIZE))) for x in (high, low))
+        print(f"deconvolved share, low against high folder: {deconvolved_share(lo, h).mean(1).tolist()}; "
+              f"between halves of the high folder: {chance_shares(h, 20, g).tolist()}, "
+              f"of the low folder: {chance_shares(lo, 20, g).tolist()} (per channel, 20 splits)")
+        return
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
     x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g)
@@ -178,7 +213,8 @@ def main(argv: list[str] | None = None) -> None:
 
     distance = folder_distance(head, encoder, low, high)
     pairs = test_pairs(out)
-    name = ("quantile_pairs" + ("_shrink0" if args.shrink == "0" else "") + ("_pooled" if args.pooled else "")
+    name = ("quantile_pairs" + ("" if args.shrink == "deconvolved" else f"_shrink{args.shrink}")
+            + ("_pooled" if args.pooled else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"

@@ -162,3 +162,13 @@ if [ "${1:-2}" = 17 ]; then
     echo "--out benchmarks/out/defects --pixel-stats --pooled --seed 0"; } > benchmarks/out/logs/quantile_pairs_pooled.args
   xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs_pooled.args > benchmarks/out/logs/quantile_pairs_pooled.log 2>&1
 fi
+# Round 18 (after round 17's last runs started): quantile_pairs.py with one fixed share of 0.2 at
+# every level (--shrink 0.2: the deconvolved share of the defects is what two halves of one folder
+# give by chance), seed 0, the four tasks; two at a time.
+if [ "${1:-2}" = 18 ]; then
+  P="${PYTHON:-.venv/bin/python} benchmarks/quantile_pairs.py"
+  { echo "--out benchmarks/out/defects --pixel-stats --shrink 0.2 --seed 0"
+    for look in warm cool_matte punchy; do echo "--out benchmarks/out/$look --shrink 0.2 --seed 0"; done
+  } > benchmarks/out/logs/quantile_pairs_share.args
+  xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs_share.args > benchmarks/out/logs/quantile_pairs_share.log 2>&1
+fi
