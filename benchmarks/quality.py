@@ -645,9 +645,10 @@ def cmd_table(args: argparse.Namespace) -> None:
 
 
 def cmd_grid(args: argparse.Namespace) -> None:
-    """Rows: the first ``--rows`` test photos; columns: input, auto-contrast, NAME, original."""
+    """Rows: the first ``--rows`` test photos (or ``--photos``); columns: input, auto-contrast, NAME,
+    original."""
     out = Path(args.out)
-    names = sorted(p.name for p in (out / "test" / "input").glob("*.png"))[: args.rows]
+    names = (args.photos or sorted(p.name for p in (out / "test" / "input").glob("*.png")))[: args.rows]
     columns = [out / "test" / "input", out / "enhanced" / "autocontrast", out / "enhanced" / args.name,
                out / "test" / "target"]
     cell, gap = args.cell, 4
@@ -809,6 +810,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--grid", default=str(REPO / "docs" / "quality_grid.png"))
     p.add_argument("--rows", type=int, default=4)
     p.add_argument("--cell", type=int, default=160)
+    p.add_argument("--photos", nargs="+", help="these test photos (file names) instead of the first ones")
     return parser.parse_args(argv)
 
 
