@@ -172,3 +172,11 @@ if [ "${1:-2}" = 18 ]; then
   } > benchmarks/out/logs/quantile_pairs_share.args
   xargs -P 2 -L 1 $P < benchmarks/out/logs/quantile_pairs_share.args > benchmarks/out/logs/quantile_pairs_share.log 2>&1
 fi
+# Round 19 (beside a CI run): the flat share of 0.2 on the three looks with pixel statistics (the
+# inputs of the defects' rows), seed 0, one at a time.
+if [ "${1:-2}" = 19 ]; then
+  for look in warm cool_matte punchy; do
+    ${PYTHON:-.venv/bin/python} benchmarks/quantile_pairs.py --out benchmarks/out/$look --shrink 0.2 --pixel-stats \
+      --seed 0 >> benchmarks/out/logs/quantile_pairs_share_px.log 2>&1
+  done
+fi
