@@ -61,6 +61,7 @@ from qagan_core.training.degradation import descriptor, sliced_distance  # noqa:
 
 # RGB -> (luma, r - g, b - (r + g) / 2)
 OPPONENT = torch.tensor([[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]])
+OPPONENT_INVERSE = torch.linalg.inv(OPPONENT)
 LEVELS = 65
 STATS_SIZE = 64  # the thumbnails whose quantiles describe a photo
 
@@ -70,7 +71,7 @@ def to_opponent(x: torch.Tensor) -> torch.Tensor:
 
 
 def from_opponent(x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,bjhw->bihw", torch.linalg.inv(OPPONENT), x)
+    return torch.einsum("ij,bjhw->bihw", OPPONENT_INVERSE, x)
 
 
 def quantile_functions(x: torch.Tensor) -> torch.Tensor:
@@ -116,18 +117,20 @@ class QuantileDegradation:
 
     def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str, pooled: bool = False) -> None:
         h, lo = to_opponent(thumbnail(high, STATS_SIZE)), to_opponent(thumbnail(low, STATS_SIZE))
-        self.pooled = pooled_quantiles(h)  # Q_H [3,L]
-        q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
+        self.q_high_pooled = pooled_quantiles(h)  # Q_H [3,L]
+        self.q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
         self.mean_low = self.q_low.mean(0)
-        self.offset = pooled_quantiles(lo) - self.pooled if pooled else self.mean_low - q_high.mean(0)
-        self.shrink = (deconvolved_share(self.q_low, q_high) if shrink == "deconvolved"
+        self.offset = (pooled_quantiles(lo) - self.q_high_pooled if pooled
+                       else self.mean_low - self.q_high.mean(0))
+        self.shrink = (deconvolved_share(self.q_low, self.q_high) if shrink == "deconvolved"
                        else torch.full_like(self.mean_low, float(shrink)))
 
     def __call__(self, x: torch.Tensor, k: int) -> torch.Tensor:
         """Photo ``x`` ``[3,H,W]`` with low photo ``k``'s degradation, on the 8-bit grid."""
-        q = (self.pooled + self.offset + self.shrink * (self.q_low[k] - self.mean_low)).cummax(1).values
+        q = self.q_high_pooled + self.offset + self.shrink * (self.q_low[k] - self.mean_low)
+        q = q.cummax(1).values  # non-decreasing
         o = to_opponent(x[None])[0]
-        y = from_opponent(interp(o.flatten(1), self.pooled, q).view_as(o)[None])[0]
+        y = from_opponent(interp(o.flatten(1), self.q_high_pooled, q).view_as(o)[None])[0]
         return (y.clamp(0, 1) * 255).round() / 255
 
 
@@ -198,7 +201,7 @@ def main(argv: list[str] | None = None) -> None:
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE)
     degradation = QuantileDegradation(high, low, args.shrink, args.pooled)
     if args.chance_shares:
-        h, lo = (quantile_functions(to_opponent(thumbnail(x, STATS_SIZE))) for x in (high, low))
+        h, lo = degradation.q_high, degradation.q_low
         print(f"deconvolved share, low against high folder: {deconvolved_share(lo, h).mean(1).tolist()}; "
               f"between halves of the high folder: {chance_shares(h, 20, g).tolist()}, "
               f"of the low folder: {chance_shares(lo, 20, g).tolist()} (per channel, 20 splits)")
