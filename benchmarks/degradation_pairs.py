@@ -52,7 +52,7 @@ from qagan_core.encoder import resolve_encoder  # noqa: E402
 from qagan_core.model.generators import GlobalCurveHead  # noqa: E402
 from qagan_core.pixels import thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
-from qagan_core.training.degradation import degraded_pairs, fit_degradation  # noqa: E402
+from qagan_core.training.degradation import degraded_pairs, fit_degradation, fitted_degrader  # noqa: E402
 
 Z_DIM = 8  # noise inputs of the degradation model (--z-dim); 0: one fixed degradation
 
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
                                   args.fit_batch)
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
-    x_train, t_train = degraded_pairs(high, degradation, args.passes, args.z_dim, g)
+    x_train, t_train = degraded_pairs(high, fitted_degrader(degradation, args.z_dim), args.passes, g)
     s_train = summaries(head, encoder, x_train)
     px_train, pt_train = thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE)
     print(f"{len(x_train)} degraded pairs ({time.perf_counter() - start:.0f} s)", flush=True)

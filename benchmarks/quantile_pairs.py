@@ -58,46 +58,7 @@ from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E4
 from qagan_core.pixels import resize, thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
 from qagan_core.training.degradation import descriptor, sliced_distance  # noqa: E402
-
-# RGB -> (luma, r - g, b - (r + g) / 2)
-OPPONENT = torch.tensor([[0.299, 0.587, 0.114], [1.0, -1.0, 0.0], [-0.5, -0.5, 1.0]])
-OPPONENT_INVERSE = torch.linalg.inv(OPPONENT)
-LEVELS = 65
-STATS_SIZE = 64  # the thumbnails whose quantiles describe a photo
-
-
-def to_opponent(x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,bjhw->bihw", OPPONENT, x)
-
-
-def from_opponent(x: torch.Tensor) -> torch.Tensor:
-    return torch.einsum("ij,bjhw->bihw", OPPONENT_INVERSE, x)
-
-
-def quantile_functions(x: torch.Tensor) -> torch.Tensor:
-    """Per-photo, per-channel quantiles of ``x`` ``[N,3,h,w]`` at ``LEVELS`` levels: ``[N,3,LEVELS]``."""
-    return torch.quantile(x.flatten(2), torch.linspace(0, 1, LEVELS), dim=2).permute(1, 2, 0).contiguous()
-
-
-def pooled_quantiles(x: torch.Tensor) -> torch.Tensor:
-    """Per-channel quantiles of all photos ``[N,3,h,w]`` together: ``[3,LEVELS]``."""
-    return quantile_functions(x.transpose(0, 1).reshape(1, 3, -1, 1))[0]
-
-
-def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
-    """Piecewise-linear ``x`` ``[3,n]`` -> ``[3,n]`` through ``(xp, fp)`` ``[3,L]`` per channel, ``xp``
-    non-decreasing; constant beyond its ends."""
-    xp = xp + torch.arange(xp.shape[1]) * 1e-7  # strictly increasing
-    i = torch.searchsorted(xp, x.clamp(xp[:, :1], xp[:, -1:]).contiguous()).clamp(1, xp.shape[1] - 1)
-    x0, x1, f0, f1 = xp.gather(1, i - 1), xp.gather(1, i), fp.gather(1, i - 1), fp.gather(1, i)
-    return f0 + ((x - x0) / (x1 - x0)).clamp(0, 1) * (f1 - f0)
-
-
-def deconvolved_share(q_low: torch.Tensor, q_high: torch.Tensor) -> torch.Tensor:
-    """``sqrt(max(0, var_L - var_H) / var_L)`` per channel and level, the variances taken over the
-    photos' quantile functions ``[N,3,L]``: the share of the low photos' spread the high ones' lacks."""
-    var_low, var_high = q_low.var(0), q_high.var(0)
-    return ((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
+from qagan_core.training.quantiles import QuantileDegradation, deconvolved_share  # noqa: E402
 
 
 def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Tensor:
@@ -110,28 +71,6 @@ def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Ten
         half = len(q) // 2
         shares.append(deconvolved_share(q[order[:half]], q[order[half:]]).mean(1))
     return torch.stack(shares).mean(0)
-
-
-class QuantileDegradation:
-    """The degradations ``q_k`` of the module docstring, from high and low thumbnails."""
-
-    def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str, pooled: bool = False) -> None:
-        h, lo = to_opponent(thumbnail(high, STATS_SIZE)), to_opponent(thumbnail(low, STATS_SIZE))
-        self.q_high_pooled = pooled_quantiles(h)  # Q_H [3,L]
-        self.q_high, self.q_low = quantile_functions(h), quantile_functions(lo)
-        self.mean_low = self.q_low.mean(0)
-        self.offset = (pooled_quantiles(lo) - self.q_high_pooled if pooled
-                       else self.mean_low - self.q_high.mean(0))
-        self.shrink = (deconvolved_share(self.q_low, self.q_high) if shrink == "deconvolved"
-                       else torch.full_like(self.mean_low, float(shrink)))
-
-    def __call__(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        """Photo ``x`` ``[3,H,W]`` with low photo ``k``'s degradation, on the 8-bit grid."""
-        q = self.q_high_pooled + self.offset + self.shrink * (self.q_low[k] - self.mean_low)
-        q = q.cummax(1).values  # non-decreasing
-        o = to_opponent(x[None])[0]
-        y = from_opponent(interp(o.flatten(1), self.q_high_pooled, q).view_as(o)[None])[0]
-        return (y.clamp(0, 1) * 255).round() / 255
 
 
 def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: int, passes: int,

@@ -48,7 +48,9 @@ TOOLTIPS = {
     "trains with batch 4 and 256 px crops resized to 64 px (batch_size, crop_size and train_size "
     "then apply only on a GPU); the learning rate decays over the second half of the time. "
     "15 min on a 2-core CPU learns a colour look (BENCHMARKS.md).",
-    "preset": "default: the measured best settings; paper: the paper's method and settings exactly "
+    "preset": "default: learn the look the high folder carries (the measured best settings); fixes: "
+    "the low photos each have their own defects (haze, colour casts, exposure) and the high folder "
+    "holds well-made photos; paper: the paper's method and settings exactly "
     "(no global colour head, no identity loss, adversarial weight 1, the last generators exported).",
     "epochs": "Passes over the larger folder; used only when steps is 0 (the paper trains 150).",
     "batch_size": "Photo pairs per step (the paper uses 12; lower it if memory runs out).",

@@ -62,7 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     group.add_argument("--steps", type=int, help="number of training steps")
     group.add_argument("--epochs", type=int, help="number of epochs (default 150, the paper's)")
     t.add_argument("--preset", choices=PRESETS, default=None,
-                   help="default (the measured best) or paper (the paper's method and settings exactly)")
+                   help="default: learn the look the high folder carries; fixes: the low photos each have "
+                        "their own defects (haze, casts, exposure) and the high folder holds well-made "
+                        "photos; paper: the paper's method and settings exactly")
     t.add_argument("--batch-size", type=int, help="default 12 (paper); 4 with --minutes on a CPU; under "
                                                   "torchrun the global batch, shared by the processes")
     t.add_argument("--workers", type=int,
@@ -84,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--color-steps", type=int,
                    help="global-head updates per step (not in the paper; 0 = off; default 16)")
     t.add_argument("--head-objective", choices=HEAD_OBJECTIVES,
-                   help="what trains the global head: pairs (learned-degradation pairs, the default) "
-                        "or colors (the colour-distribution term)")
+                   help="what trains the global head: pairs (learned-degradation pairs, the default), "
+                        "quantile_pairs (quantile-transfer pairs, the fixes preset's) or colors (the "
+                        "colour-distribution term)")
     t.add_argument("--export", choices=EXPORTS,
                    help="which generators the model gets: average (their weights averaged over the "
                         "second half of the run, the default), best (by the no-reference check) or last")

@@ -16,7 +16,13 @@ from qagan_core import ModelFileError
 from qagan_core.model import apply_curve
 from qagan_core.training import Trainer
 from qagan_core.training import color as color_module
-from qagan_core.training.degradation import degraded_pairs, descriptor, fit_degradation, fit_mean_degradation
+from qagan_core.training.degradation import (
+    degraded_pairs,
+    descriptor,
+    fit_degradation,
+    fit_mean_degradation,
+    fitted_degrader,
+)
 
 
 def smooth_thumbnails(n: int, seed: int, size: int = 16) -> torch.Tensor:
@@ -53,7 +59,8 @@ def test_the_trained_degradation_is_the_mean_of_several_fits() -> None:
 def test_pairs_are_the_high_photos_and_their_degraded_versions() -> None:
     high = smooth_thumbnails(3, seed=1)
     degradation = fit_degradation(high, high * 0.5, 0, torch.Generator().manual_seed(0), 60, 1e-2, 3)
-    degraded, original = degraded_pairs(high, degradation, 4, 0, torch.Generator().manual_seed(0))
+    g = torch.Generator().manual_seed(0)
+    degraded, original = degraded_pairs(high, fitted_degrader(degradation, 0), 4, g)
     assert degraded.shape == original.shape == (12, 3, 16, 16)
     assert torch.equal(original[:3], high) and torch.equal(original[6:9], high.flip(-1))
     assert torch.equal(degraded, (degraded * 255).round() / 255)  # 8-bit, as photos are

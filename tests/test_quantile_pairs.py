@@ -1,11 +1,11 @@
-"""The quantile-transfer degradation of the head-alone prototype (benchmarks/quantile_pairs.py)."""
+"""The quantile-transfer degradation (qagan_core/training/quantiles.py; benchmarks/quantile_pairs.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from benchmarks.quantile_pairs import QuantileDegradation, from_opponent, to_opponent
+from qagan_core.training.quantiles import QuantileDegradation, from_opponent, to_opponent
 
 
 def contents(n: int, seed: int, size: int = 32) -> torch.Tensor:

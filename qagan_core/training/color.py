@@ -8,6 +8,9 @@ step ("two-speed"), by one of two objectives (``TrainConfig.head_objective``):
   folder with a learned degradation (``degradation.py``): degraded thumbnail in,
   its original as the target (L2 on 32-pixel thumbnails). The degradation is
   fitted once, at the first step, on the two folders' thumbnails.
+- ``quantile_pairs`` (the ``fixes`` preset): the same regression on pairs made
+  by quantile transfer (``quantiles.py``): each degraded version takes a share of
+  one low photo's own defects, for a low folder whose photos each have their own.
 - ``colors``: the pooled colours of enhanced low-quality thumbnails are pulled
   to those of the high-quality folder (``color_distance``, a sliced Wasserstein
   distance).
@@ -33,8 +36,9 @@ from ..checkpoints import load_weights, optimizer_param_state, optimizer_tensors
 from ..model import QAGAN, apply_curve, color_distance, random_directions
 from ..model.generators import GlobalCurveHead
 from ..pixels import thumbnail
-from .config import TrainConfig
-from .degradation import degrade, degraded_pairs, fit_mean_degradation, new_degradation
+from .config import PAIR_OBJECTIVES, TrainConfig
+from .degradation import degrade, degraded_pairs, fit_mean_degradation, fitted_degrader, new_degradation
+from .quantiles import QuantileDegradation
 
 PIXEL_SIZE = 32  # side of the thumbnails whose pixels are compared (sorting is the cost)
 DIRECTIONS = 64  # random projections per step of the colour term
@@ -80,11 +84,13 @@ class ColorTraining:
             self.low_summary = torch.stack(summaries)  # [2, N, D]: as is, mirrored
             self.low_pixels = thumbnail(low_thumbs, PIXEL_SIZE).to(device)
             self.high_pixels = thumbnail(high_thumbs, PIXEL_SIZE).to(device)
-        # For the pairs, at the first step (then released): the degradation is fitted at FIT_SIZE.
-        pairs = self.objective == "pairs"
-        self.low_fit = thumbnail(low_thumbs, FIT_SIZE) if pairs else None
+        # For the pairs, at the first step (then released).
+        pairs = self.objective in PAIR_OBJECTIVES
+        self.low_thumbs = low_thumbs if pairs else None
         self.high_thumbs = high_thumbs if pairs else None
-        self.degradation: GlobalCurveHead | None = None  # fitted at the first step, or restored
+        self.degradation: GlobalCurveHead | None = None  # "pairs": fitted at the first step, or restored
+        self.quantiles: QuantileDegradation | None = None  # "quantile_pairs": made at the first step
+        self.degrade_generator = torch.Generator().manual_seed(self.seed + 2)  # low photos drawn by degrade
         self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.degradation_transform: tuple[torch.Tensor, ...] = ()  # the degradation's, on the device
         self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999))
@@ -96,7 +102,7 @@ class ColorTraining:
         """One update of the head; returns its loss before the update."""
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr * lr_factor
-        loss = self._pair_loss() if self.objective == "pairs" else self._color_loss()
+        loss = self._pair_loss() if self.objective in PAIR_OBJECTIVES else self._color_loss()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.grad_norm = head_grad_norm(self.head)
@@ -115,15 +121,21 @@ class ColorTraining:
         return color_distance(out, self.high_pixels[high.to(d)], directions)
 
     def prepare(self) -> None:
-        """Fit the degradation (unless restored) and make the pairs ("pairs"; once)."""
-        if self.objective == "pairs" and self.pairs is None:
+        """Make the degradation (unless restored) and the pairs (pair objectives; once)."""
+        if self.objective in PAIR_OBJECTIVES and self.pairs is None:
             self.pairs = self._make_pairs()
-            transform = self.degradation.from_summary(torch.zeros(1, 0))
-            self.degradation_transform = tuple(t.to(self.device) for t in transform)
-            self.low_fit = self.high_thumbs = None  # a few MB per hundred photos
+            if self.quantiles is not None:
+                self.quantiles.to(self.device)
+            else:
+                transform = self.degradation.from_summary(torch.zeros(1, 0))
+                self.degradation_transform = tuple(t.to(self.device) for t in transform)
+            self.low_thumbs = self.high_thumbs = None  # tens of MB per hundred photos
 
     def degrade(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` ``[B,3,H,W]`` with the learned degradation, 8-bit (after ``prepare``)."""
+        """``x`` ``[B,3,H,W]`` with the degradation, 8-bit (after ``prepare``); with quantile
+        pairs each photo gets the degradation of a low photo drawn at random."""
+        if self.quantiles is not None:
+            return self.quantiles.sample(x, self.degrade_generator)
         mix, bias, knots = self.degradation_transform
         b = x.shape[0]
         return degrade(x, (mix.expand(b, -1, -1), bias.expand(b, -1), knots.expand(b, -1, -1)))
@@ -136,19 +148,25 @@ class ColorTraining:
         return (out - original[pick]).pow(2).mean()
 
     def _make_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Fit the degradation (unless restored) and degrade the high thumbnails:
-        (head inputs, degraded and original pixels), all on the device.
+        """Make the degradation (fit it, unless restored, for "pairs") and degrade the high
+        thumbnails: (head inputs, degraded and original pixels), all on the device.
 
         Drawn from their own generators seeded like the run, so a resumed run (which
-        restores the degradation) makes the same pairs."""
-        high = self.high_thumbs.float()
-        if self.degradation is None:
-            fit = torch.Generator().manual_seed(self.seed)
-            self.degradation = fit_mean_degradation(thumbnail(high, FIT_SIZE), self.low_fit, fit,
-                                                    self.fit_updates, FIT_LR, FIT_BATCH, self.fits)
+        restores a fitted degradation; the quantiles are made again from the same
+        photos) makes the same pairs."""
+        high, low = self.high_thumbs.float(), self.low_thumbs.float()
+        if self.objective == "quantile_pairs":
+            self.quantiles = QuantileDegradation(high, low)
+            degrade_batch = self.quantiles.sample
+        else:
+            if self.degradation is None:
+                fit = torch.Generator().manual_seed(self.seed)
+                self.degradation = fit_mean_degradation(thumbnail(high, FIT_SIZE), thumbnail(low, FIT_SIZE),
+                                                        fit, self.fit_updates, FIT_LR, FIT_BATCH, self.fits)
+            degrade_batch = fitted_degrader(self.degradation, 0)
         g = torch.Generator().manual_seed(self.seed + 1)
         passes = max(1, min(MAX_PASSES, math.ceil(PAIRS / len(high))))
-        degraded, original = degraded_pairs(high, self.degradation, passes, 0, g)
+        degraded, original = degraded_pairs(high, degrade_batch, passes, g)
         parts = []
         with torch.no_grad():
             for chunk in degraded.split(16):
@@ -190,6 +208,7 @@ class ColorTraining:
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {"color.rng": self.generator.get_state(),
+                   "color.degrade_rng": self.degrade_generator.get_state(),
                    **optimizer_tensors("color.opt", self.optimizer.state_dict()["state"])}
         if self.degradation is not None:
             tensors.update({f"color.degradation.{k}": v for k, v in self.degradation.state_dict().items()})
@@ -201,6 +220,8 @@ class ColorTraining:
         if "color.rng" not in tensors:
             return
         self.generator.set_state(tensors["color.rng"])
+        if "color.degrade_rng" in tensors:
+            self.degrade_generator.set_state(tensors["color.degrade_rng"])
         state = optimizer_param_state("color.opt", tensors)
         groups = self.optimizer.state_dict()["param_groups"]
         self.optimizer.load_state_dict({"state": state, "param_groups": groups})

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from ..model.config import ModelConfig
 
-HEAD_OBJECTIVES = ("pairs", "colors")
+PAIR_OBJECTIVES = ("pairs", "quantile_pairs")  # regression of the head on degraded pairs
+HEAD_OBJECTIVES = (*PAIR_OBJECTIVES, "colors")
 EXPORTS = ("average", "best", "last")
 
 
@@ -172,16 +173,22 @@ def lr_factor_at(fraction: float) -> float:
     return 1.0 if fraction < 0.5 else max(0.0, (1.0 - fraction) / 0.5)
 
 
-PRESETS = ("default", "paper")
+PRESETS = ("default", "fixes", "paper")
 
 
 def preset_settings(name: str) -> dict:
-    """TrainConfig settings of a preset. ``paper``: the paper's method and §4.2 settings
+    """TrainConfig settings of a preset. ``default``: for a high folder that carries a look
+    (one grade the low photos lack). ``fixes``: for a low folder whose photos each have their
+    own defects (haze, a cast, an exposure error) and a high folder of well-made photos: the
+    head learns from quantile-transfer pairs and also sees the thumbnail's pixel statistics
+    (BENCHMARKS.md, "Quantile-transfer pairs"). ``paper``: the paper's method and §4.2 settings
     with every addition off (global head, colour term, identity loss, weaker adversarial terms, best-model
     selection or averaging) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
     residual outputs and spectral normalisation in D (docs/architecture.md)."""
     if name == "default":
         return {}
+    if name == "fixes":
+        return {"head_objective": "quantile_pairs", "model": ModelConfig(curve_pixel_stats=True)}
     if name == "paper":
         return {"lambda_idt": 0.0, "lambda_adv": 1.0, "lambda_unet_mean": 0.0, "history_size": 0,
                 "color_steps": 0, "export": "last",

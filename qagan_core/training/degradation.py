@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 
 import torch
 
@@ -128,10 +129,11 @@ def degrade(x: torch.Tensor, transform: tuple[torch.Tensor, torch.Tensor, torch.
 
 
 @torch.no_grad()
-def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int, z_dim: int,
-                   g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def degraded_pairs(high: torch.Tensor, degrade_batch: Callable[[torch.Tensor, torch.Generator], torch.Tensor],
+                   passes: int, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` degraded versions of every high thumbnail ``[N,3,s,s]``: (degraded,
-    original), the degraded ones rounded to 8 bits as photos are.
+    original). ``degrade_batch(x, g)`` degrades a batch (8-bit, as photos are) with draws of
+    ``g``: a fitted degradation (``fitted_degrader``) or ``QuantileDegradation.sample``.
 
     Odd passes take a random square crop (half to all of the side) resized back;
     passes 2 and 3 of every 4 are mirrored: the head sees more contents than photos.
@@ -149,6 +151,12 @@ def degraded_pairs(high: torch.Tensor, degradation: GlobalCurveHead, passes: int
             t = torch.stack(crops)
         if p % 4 >= 2:
             t = t.flip(-1)
-        xs.append(degrade(t, degradation.from_summary(torch.randn(len(t), z_dim, generator=g))))
+        xs.append(degrade_batch(t, g))
         ts.append(t)
     return torch.cat(xs), torch.cat(ts)
+
+
+def fitted_degrader(degradation: GlobalCurveHead,
+                    z_dim: int) -> Callable[[torch.Tensor, torch.Generator], torch.Tensor]:
+    """``degrade_batch`` of ``degraded_pairs`` for a fitted degradation with ``z_dim`` noise inputs."""
+    return lambda x, g: degrade(x, degradation.from_summary(torch.randn(len(x), z_dim, generator=g)))

@@ -64,7 +64,7 @@ from ..model import (
     rahinge_g_loss,
 )
 from .color import ColorTraining, head_grad_norm
-from .config import TrainConfig, lr_factor, lr_factor_at
+from .config import PAIR_OBJECTIVES, TrainConfig, lr_factor, lr_factor_at
 from .data import ImageFolder, SampleSpec
 from .history import ImageHistory
 from .loader import StepBatches, StepLoader
@@ -295,7 +295,8 @@ class Trainer:
             idt = torch.zeros((), device=self.device)
             if cfg.lambda_idt > 0:
                 source_h, f_source_h = real_h, f_h
-                if self.color is not None and self.color.objective == "pairs" and cfg.degraded_identity:
+                pairs = self.color is not None and self.color.objective in PAIR_OBJECTIVES
+                if pairs and cfg.degraded_identity:
                     source_h = self.color.degrade(real_h)  # degraded like the low folder: G_H undoes it
                     with torch.no_grad():
                         f_source_h = enc(source_h)

@@ -1,0 +1,104 @@
+"""The ``fixes`` preset (issue 9): the global head learns from quantile-transfer pairs
+(qagan_core/training/quantiles.py), so it can undo each low photo's own defect."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import TINY_MODEL, tiny_config, write_photos
+from PIL import Image
+
+from qagan_core import ModelConfig, Trainer, enhance, load_image, read_model_info
+from qagan_core.cli import main
+from qagan_core.training import TrainConfig, preset_settings
+
+RED, BLUE = (1.3, 1.0, 0.7), (0.7, 1.0, 1.3)
+
+
+def cast_photos(folder: Path, n: int, seed: int, gains: list[tuple[float, float, float]]) -> list[Path]:
+    """``write_photos`` with photo ``i`` multiplied by ``gains[i % len(gains)]`` (a colour cast)."""
+    paths = []
+    for i, path in enumerate(write_photos(folder, n, seed=seed, dark=False)):
+        x = np.asarray(Image.open(path), dtype=np.float32) / 255.0
+        y = np.clip(x * np.array(gains[i % len(gains)], np.float32), 0, 1)
+        out = path.with_suffix(".png")
+        path.unlink()
+        Image.fromarray((y * 255).round().astype(np.uint8)).save(out)
+        paths.append(out)
+    return paths
+
+
+def red_minus_blue(x: torch.Tensor) -> float:
+    return float(x[0].mean() - x[2].mean())
+
+
+def fixes_config(low: Path, high: Path, **overrides) -> TrainConfig:
+    settings = {**preset_settings("fixes"), "model": dataclasses.replace(TINY_MODEL, curve_pixel_stats=True)}
+    return tiny_config(low, high, **{**settings, **overrides})
+
+
+def test_the_fixes_preset_is_the_default_with_quantile_pairs_and_pixel_statistics() -> None:
+    settings = preset_settings("fixes")
+    assert settings["head_objective"] == "quantile_pairs"
+    assert settings["model"] == dataclasses.replace(ModelConfig(), curve_pixel_stats=True)
+    assert set(settings) == {"head_objective", "model"}
+
+
+@pytest.fixture()
+def cast_folders(tmp_path: Path) -> tuple[Path, Path]:
+    """Low photos each with their own cast, half red and half blue; neutral high photos."""
+    low, high = tmp_path / "low", tmp_path / "high"
+    cast_photos(low, 12, seed=1, gains=[RED, BLUE])
+    write_photos(high, 12, seed=2, dark=False)
+    return low, high
+
+
+def test_the_fixes_preset_undoes_each_photos_own_cast(cast_folders, random_encoder, tmp_path: Path) -> None:
+    """The folders differ on average by nothing, photo by photo by a cast: the head must take a
+    red cast off one held-out photo and a blue cast off another (one degradation for every
+    photo, as the default preset fits, could only move both the same way)."""
+    red, blue = (load_image(p) for p in cast_photos(tmp_path / "test", 2, seed=3, gains=[RED, BLUE]))
+    trainer = Trainer(fixes_config(*cast_folders, steps=2, color_steps=150), random_encoder)
+    trainer.run()
+    model = trainer.export_model()
+    red_shift = red_minus_blue(enhance(red, model)) - red_minus_blue(red)
+    blue_shift = red_minus_blue(enhance(blue, model)) - red_minus_blue(blue)
+    assert red_shift < -0.1 and blue_shift > 0.1, (red_shift, blue_shift)
+
+
+def test_the_identity_term_gets_crops_with_the_low_photos_own_defects(cast_folders, random_encoder) -> None:
+    trainer = Trainer(fixes_config(*cast_folders, steps=1, color_steps=1), random_encoder)
+    trainer.train_step()
+    crops = torch.full((16, 3, 8, 8), 0.5)
+    out = trainer.color.degrade(crops)
+    assert torch.equal(out, (out * 255).round() / 255)  # 8-bit, as photos are
+    shifts = out[:, 0].mean((1, 2)) - out[:, 2].mean((1, 2))
+    assert float(shifts.max()) > 0.1 and float(shifts.min()) < -0.1, shifts  # red and blue casts drawn
+
+
+def test_a_resumed_run_makes_the_same_pairs_and_draws(cast_folders, random_encoder, tmp_path: Path) -> None:
+    trainer = Trainer(fixes_config(*cast_folders, steps=3, color_steps=1), random_encoder)
+    trainer.train_step()
+    path = trainer.save_state(tmp_path / "s.state.safetensors")
+    resumed = Trainer.resume(path, encoder=random_encoder)
+    resumed.train_step()
+    trainer.train_step()
+    for mine, theirs in zip(trainer.color.pairs, resumed.color.pairs, strict=True):
+        assert torch.equal(mine, theirs)
+    crops = torch.rand(4, 3, 8, 8)
+    assert torch.equal(trainer.color.degrade(crops), resumed.color.degrade(crops))
+
+
+def test_the_cli_trains_with_the_fixes_preset(cast_folders, tmp_path: Path) -> None:
+    low, high = cast_folders
+    out = tmp_path / "m.safetensors"
+    assert main(["train", "--low", str(low), "--high", str(high), "--out", str(out), "--steps", "1",
+                 "--preset", "fixes", "--encoder", "random", "--batch-size", "1", "--load-size", "48",
+                 "--crop-size", "32", "--train-size", "32", "--device", "cpu"]) == 0
+    info = read_model_info(out)
+    assert info["training"]["head_objective"] == "quantile_pairs"
+    assert info["config"]["curve_pixel_stats"] is True
