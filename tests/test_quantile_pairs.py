@@ -51,3 +51,13 @@ def test_the_deconvolved_shrink_keeps_only_the_low_folders_extra_spread() -> Non
     chroma = slice(1, 3)
     assert float(cast.shrink[chroma].mean()) > 0.6
     assert float(cast.shrink[chroma].mean()) > float(same.shrink[chroma].mean()) + 0.3
+
+
+def test_sampling_is_exact_under_autocast() -> None:
+    """The trainer degrades crops inside autocast (AMP); the degradation must stay float32."""
+    degradation = QuantileDegradation(contents(8, seed=1), contents(8, seed=2) * 0.6, "deconvolved")
+    x = contents(3, seed=3, size=16)
+    plain = degradation.sample(x, torch.Generator().manual_seed(0))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        cast = degradation.sample(x, torch.Generator().manual_seed(0))
+    assert cast.dtype == torch.float32 and torch.equal(cast, plain)

@@ -105,6 +105,8 @@ class QuantileDegradation:
 
     @torch.no_grad()
     def sample(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Each photo of ``x`` ``[B,3,H,W]`` with the degradation of a low photo drawn by ``g``."""
+        """Each photo of ``x`` ``[B,3,H,W]`` with the degradation of a low photo drawn by ``g``;
+        float32 even under autocast (the 8-bit grid needs it)."""
         picks = torch.randint(len(self.q_low), (len(x),), generator=g).tolist()
-        return torch.stack([self(img, k) for img, k in zip(x, picks, strict=True)])
+        with torch.autocast(x.device.type, enabled=False):
+            return torch.stack([self(img, k) for img, k in zip(x, picks, strict=True)])
