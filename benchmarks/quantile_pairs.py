@@ -74,10 +74,10 @@ def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Ten
 
 
 def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: int, passes: int,
-                   g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+                   g: torch.Generator, clean: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` (degraded, original) versions of every high thumbnail: odd passes a random
     square crop (half to all of the side) resized back, half of them mirrored, each
-    degraded by a random low photo's degradation."""
+    degraded by a random low photo's degradation, or (a share ``clean`` of them) left as it is."""
     xs, ts = [], []
     side = high.shape[-1]
     for p in range(passes):
@@ -90,7 +90,8 @@ def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: 
             if float(torch.rand((), generator=g)) < 0.5:
                 t = t.flip(-1)
             t = (t * 255).round() / 255
-            xs.append(degradation(t, int(torch.randint(n_low, (), generator=g))))
+            k = int(torch.randint(n_low, (), generator=g))
+            xs.append(t if clean and float(torch.rand((), generator=g)) < clean else degradation(t, k))
             ts.append(t)
     return torch.stack(xs), torch.stack(ts)
 
@@ -116,6 +117,8 @@ def main(argv: list[str] | None = None) -> None:
                     help="the folders' difference between their pooled quantile functions")
     ap.add_argument("--chance-shares", action="store_true",
                     help="print the deconvolved share and the one two halves of one folder give; no training")
+    ap.add_argument("--clean", type=float, default=0.0,
+                    help="share of the pairs left undegraded (clean photo in, the same out)")
     ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
@@ -147,7 +150,7 @@ def main(argv: list[str] | None = None) -> None:
         return
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
-    x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g)
+    x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g, args.clean)
     s_train = summaries(head, encoder, x_train)
     print(f"{len(x_train)} degraded pairs, shrink per channel {degradation.shrink.mean(1).tolist()} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
@@ -156,11 +159,13 @@ def main(argv: list[str] | None = None) -> None:
     distance = folder_distance(head, encoder, low, high)
     pairs = test_pairs(out)
     name = ("quantile_pairs" + ("" if args.shrink == "deconvolved" else f"_shrink{args.shrink}")
-            + ("_pooled" if args.pooled else "")
+            + ("_pooled" if args.pooled else "") + (f"_clean{args.clean:g}" if args.clean else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"
-                        f"{', pooled difference' if args.pooled else ''}), {len(x_train)} pairs, "
+                        f"{', pooled difference' if args.pooled else ''}"
+                        f"{f', {args.clean:g} of the pairs clean' if args.clean else ''}), "
+                        f"{len(x_train)} pairs, "
                         f"{args.iters} regression updates of the head")
     result["folder_distance"] = distance
     result["seconds"] = time.perf_counter() - start

@@ -208,8 +208,9 @@ class ColorTraining:
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {"color.rng": self.generator.get_state(),
-                   "color.degrade_rng": self.degrade_generator.get_state(),
                    **optimizer_tensors("color.opt", self.optimizer.state_dict()["state"])}
+        if self.objective == "quantile_pairs":  # the draws of ``degrade``
+            tensors["color.degrade_rng"] = self.degrade_generator.get_state()
         if self.degradation is not None:
             tensors.update({f"color.degradation.{k}": v for k, v in self.degradation.state_dict().items()})
         return tensors
