@@ -38,6 +38,7 @@
 # Round 16 (beside round 15): the head alone on quantile-transfer pairs (benchmarks/quantile_pairs.py),
 # two at a time: the deconvolved shrink on the defects (with and without pixel statistics), shrink 0
 # on the three looks (the product's inputs), 3 seeds; the cross-ablations on seed 0.
+# Round 20: the product with the "fixes" preset (see the round at the end).
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -179,4 +180,17 @@ if [ "${1:-2}" = 19 ]; then
     ${PYTHON:-.venv/bin/python} benchmarks/quantile_pairs.py --out benchmarks/out/$look --shrink 0.2 --pixel-stats \
       --seed 0 >> benchmarks/out/logs/quantile_pairs_share_px.log 2>&1
   done
+fi
+# Round 20 (a later session, 2026-12-06): the product with the "fixes" preset (quantile-transfer
+# pairs, the head seeing pixel statistics), two at a time: the defects at 1x (133 steps, 3 seeds),
+# 2x (266) and 4x (532, seed 0, tracked); the three looks at 1x (seed 0: a look taught with the
+# wrong preset).
+if [ "${1:-2}" = 20 ]; then
+  export -f run; export Q
+  { echo "defects fixes_133_s0 133 --preset fixes --seed 0"
+    echo "defects fixes_532_s0 532 --preset fixes --seed 0 --track-test"
+    for s in 1 2; do echo "defects fixes_133_s$s 133 --preset fixes --seed $s"; done
+    for look in warm cool_matte punchy; do echo "$look fixes_133_s0 133 --preset fixes --seed 0"; done
+    echo "defects fixes_266_s0 266 --preset fixes --seed 0 --track-test"
+  } | xargs -P 2 -L 1 bash -c 'run "$@"' _
 fi
