@@ -42,12 +42,14 @@ class TrainConfig:
     ``color_steps`` updates per step of G_H's global head by its own objective
     (``training/color.py``, learning rate ``lr_color``); 0 trains the head with
     the rest of G_H. ``head_objective``: ``pairs`` (regression on pairs made
-    with a degradation learned from the two folders) or ``colors`` (the colour
+    with a degradation learned from the two folders), ``quantile_pairs`` (pairs
+    made by quantile transfer with a share of each low photo's own defects,
+    ``quantiles.py``; the ``fixes`` preset) or ``colors`` (the colour
     distribution term, ``color_batch`` thumbnails per update);
     ``degradation_updates``: updates fitting the degradation of ``pairs``;
     ``degradation_fits``: how many such fits it is the mean of.
-    ``degraded_identity`` (with ``pairs``): G_H's identity term gets the high
-    crop degraded by the learned degradation and must give back the crop (a
+    ``degraded_identity`` (with either pair objective): G_H's identity term gets the high
+    crop degraded by the objective's degradation and must give back the crop (a
     plain identity term teaches G_H's U-Net to undo what the head adds to a
     photo that already has the look).
     ``export``: which generators the model file gets: ``average`` (their weights
@@ -181,7 +183,7 @@ def preset_settings(name: str) -> dict:
     (one grade the low photos lack). ``fixes``: for a low folder whose photos each have their
     own defects (haze, a cast, an exposure error) and a high folder of well-made photos: the
     head learns from quantile-transfer pairs and also sees the thumbnail's pixel statistics
-    (BENCHMARKS.md, "Quantile-transfer pairs"). ``paper``: the paper's method and §4.2 settings
+    (BENCHMARKS.md, "The fixes preset"). ``paper``: the paper's method and §4.2 settings
     with every addition off (global head, colour term, identity loss, weaker adversarial terms, best-model
     selection or averaging) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
     residual outputs and spectral normalisation in D (docs/architecture.md)."""
