@@ -102,3 +102,14 @@ def test_the_cli_trains_with_the_fixes_preset(cast_folders, tmp_path: Path) -> N
     info = read_model_info(out)
     assert info["training"]["head_objective"] == "quantile_pairs"
     assert info["config"]["curve_pixel_stats"] is True
+
+
+def test_a_folder_of_one_photo_trains(tmp_path: Path, random_encoder) -> None:
+    """One photo has no spread between photos: the share is 0, not a NaN that would stop training."""
+    low, high = tmp_path / "low", tmp_path / "high"
+    cast_photos(low, 1, seed=1, gains=[RED])
+    write_photos(high, 3, seed=2, dark=False)
+    trainer = Trainer(fixes_config(low, high, steps=1, color_steps=2), random_encoder)
+    losses = trainer.train_step()
+    assert all(np.isfinite(v) for v in losses.values()), losses
+    assert torch.count_nonzero(trainer.color.quantiles.shrink) == 0

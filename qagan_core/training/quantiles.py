@@ -64,14 +64,17 @@ def interp(x: torch.Tensor, xp: torch.Tensor, fp: torch.Tensor) -> torch.Tensor:
 
 def deconvolved_share(q_low: torch.Tensor, q_high: torch.Tensor) -> torch.Tensor:
     """``sqrt(max(0, var_L - var_H) / var_L)`` per channel and level, the variances taken over the
-    photos' quantile functions ``[N,3,L]``: the share of the low photos' spread the high ones' lacks."""
+    photos' quantile functions ``[N,3,L]``: the share of the low photos' spread the high ones' lacks.
+    0 where a folder holds a single photo (no spread to compare)."""
+    if min(len(q_low), len(q_high)) < 2:
+        return torch.zeros_like(q_low[0])
     var_low, var_high = q_low.var(0), q_high.var(0)
     return ((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
 
 
 class QuantileDegradation:
     """The degradations ``q_k`` of the module docstring, from high and low thumbnails
-    ``[N,3,s,s]`` (at least 2 of each).
+    ``[N,3,s,s]``.
 
     ``shrink``: ``"deconvolved"`` (``deconvolved_share``) or one share for every level.
     ``pooled``: the folders' difference taken between their pooled quantile functions,
