@@ -38,7 +38,7 @@
 # Round 16 (beside round 15): the head alone on quantile-transfer pairs (benchmarks/quantile_pairs.py),
 # two at a time: the deconvolved shrink on the defects (with and without pixel statistics), shrink 0
 # on the three looks (the product's inputs), 3 seeds; the cross-ablations on seed 0.
-# Round 20: the product with the "fixes" preset (see the round at the end).
+# Round 20: the product with the "fixes" preset; round 21: with weight decay on the head (see the end).
 # Usage: bash benchmarks/run_issue9_session26.sh ROUND
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -192,5 +192,15 @@ if [ "${1:-2}" = 20 ]; then
     for s in 1 2; do echo "defects fixes_133_s$s 133 --preset fixes --seed $s"; done
     for look in warm cool_matte punchy; do echo "$look fixes_133_s0 133 --preset fixes --seed 0"; done
     echo "defects fixes_266_s0 266 --preset fixes --seed 0 --track-test"
+  } | xargs -P 2 -L 1 bash -c 'run "$@"' _
+fi
+# Round 21 (a later session, 2026-12-06): the fixes preset with weight decay 1.0 on the head's updates
+# (head_weight_decay, in the preset since): the defects at 4x (532 steps, seed 0, tracked), 1x (133
+# steps, 3 seeds) and 2x (266 steps, seed 0, tracked), two at a time.
+if [ "${1:-2}" = 21 ]; then
+  export -f run; export Q
+  { echo "defects fixeswd_532_s0 532 --preset fixes --seed 0 --track-test"
+    for s in 0 1 2; do echo "defects fixeswd_133_s$s 133 --preset fixes --seed $s"; done
+    echo "defects fixeswd_266_s0 266 --preset fixes --seed 0 --track-test"
   } | xargs -P 2 -L 1 bash -c 'run "$@"' _
 fi

@@ -41,11 +41,24 @@ def fixes_config(low: Path, high: Path, **overrides) -> TrainConfig:
     return tiny_config(low, high, **{**settings, **overrides})
 
 
-def test_the_fixes_preset_is_the_default_with_quantile_pairs_and_pixel_statistics() -> None:
+def test_the_fixes_preset_is_the_default_with_quantile_pairs_weight_decay_and_pixel_statistics() -> None:
     settings = preset_settings("fixes")
     assert settings["head_objective"] == "quantile_pairs"
+    assert settings["head_weight_decay"] == 1.0
     assert settings["model"] == dataclasses.replace(ModelConfig(), curve_pixel_stats=True)
-    assert set(settings) == {"head_objective", "model"}
+    assert set(settings) == {"head_objective", "head_weight_decay", "model"}
+    assert TrainConfig().head_weight_decay == 0.0  # the default preset's head is not decayed
+
+
+def test_the_heads_weight_decay_pulls_its_weights_to_zero(cast_folders, random_encoder) -> None:
+    """Same run with and without the decay: the decayed head ends with smaller weights."""
+    norms = []
+    for decay in (0.0, 1.0):
+        trainer = Trainer(fixes_config(*cast_folders, steps=1, color_steps=40, head_weight_decay=decay),
+                          random_encoder)
+        trainer.train_step()
+        norms.append(sum(float(p.norm()) for p in trainer.color.head.parameters()))
+    assert norms[1] < 0.99 * norms[0], norms
 
 
 @pytest.fixture()

@@ -93,7 +93,8 @@ class ColorTraining:
         self.degrade_generator = torch.Generator().manual_seed(self.seed + 2)  # low photos drawn by degrade
         self.pairs: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
         self.degradation_transform: tuple[torch.Tensor, ...] = ()  # the degradation's, on the device
-        self.optimizer = torch.optim.Adam(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999))
+        self.optimizer = torch.optim.AdamW(self.head.parameters(), lr=self.lr, betas=(0.9, 0.999),
+                                           weight_decay=config.head_weight_decay)
         self.generator = torch.Generator().manual_seed(self.seed)
         self.grad_norm = 0.0  # of the last step (a diagnostic)
         self.validation_directions = random_directions(128, torch.Generator().manual_seed(0), device)

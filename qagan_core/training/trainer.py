@@ -210,6 +210,7 @@ class Trainer:
         else:
             length = f"for {self.total_steps} steps"
         color = (f"global head {cfg.color_steps} updates/step ({cfg.head_objective}) at lr {cfg.lr_color:g}"
+                 + (f", weight decay {cfg.head_weight_decay:g}" if cfg.head_weight_decay else "")
                  if self.color is not None else "no colour-head training")
         where = str(self.device)
         batch = f"batch {cfg.batch_size}"
