@@ -205,7 +205,8 @@ if [ "${1:-2}" = 21 ]; then
   } | xargs -P 2 -L 1 bash -c 'run "$@"' _
 fi
 # Round 22 (after round 21, the same session): the fixes preset at 2x, seeds 1 and 2 (266 steps,
-# tracked), two at a time (started by hand with these commands, beside the end of round 21).
+# tracked), two at a time (started by hand with these commands, beside the end of round 21 and a CI
+# run); seed 2 was stopped at step 67 for the session's time.
 if [ "${1:-2}" = 22 ]; then
   for s in 1 2; do run defects fixeswd_266_s$s 266 --preset fixes --seed $s --track-test & done
   wait
