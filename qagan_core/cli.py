@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="what trains the global head: pairs (learned-degradation pairs, the default), "
                         "quantile_pairs (quantile-transfer pairs, the fixes preset's) or colors (the "
                         "colour-distribution term)")
+    t.add_argument("--head-weight-decay", type=float,
+                   help="decoupled weight decay on the global head's updates (0 = off, the default; the "
+                        "fixes preset: 1; BENCHMARKS.md)")
     t.add_argument("--export", choices=EXPORTS,
                    help="which generators the model gets: average (their weights averaged over the "
                         "second half of the run, the default), best (by the no-reference check) or last")
@@ -231,7 +234,8 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
         "lambda_cc": args.lambda_cc, "lambda_adv": args.lambda_adv, "lambda_idt": args.lambda_idt,
         "lambda_unet_mean": args.lambda_unet_mean,
         "history_size": args.history_size, "color_steps": args.color_steps,
-        "head_objective": args.head_objective, "export": args.export,
+        "head_objective": args.head_objective, "head_weight_decay": args.head_weight_decay,
+        "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,
         "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,
         "device": args.device, "amp": args.amp, "save_every": args.save_every,

@@ -490,6 +490,7 @@ class Trainer:
             "history_size": cfg.history_size,
             "color_steps": cfg.color_steps if self.color is not None else 0,
             "head_objective": cfg.head_objective if self.color is not None else None,
+            "head_weight_decay": cfg.head_weight_decay if self.color is not None else None,
             "minutes": cfg.minutes,
             "train_seconds": round(self.elapsed_s, 1),
             "export": cfg.export,
