@@ -211,3 +211,15 @@ if [ "${1:-2}" = 22 ]; then
   for s in 1 2; do run defects fixeswd_266_s$s 266 --preset fixes --seed $s --track-test & done
   wait
 fi
+# Round 23 (a later session, 2026-12-07): the fixes preset with its weight decay, what rounds 21 and
+# 22 left: the defects at 2x (266 steps, seed 2) and 4x (532 steps, seeds 1 and 2), tracked; then
+# the three looks at 1x (133 steps, seed 0: a look taught with the wrong preset, since the decay).
+# Two at a time.
+if [ "${1:-2}" = 23 ]; then
+  export -f run; export Q
+  { echo "defects fixeswd_532_s1 532 --preset fixes --seed 1 --track-test"
+    echo "defects fixeswd_266_s2 266 --preset fixes --seed 2 --track-test"
+    echo "defects fixeswd_532_s2 532 --preset fixes --seed 2 --track-test"
+    for look in warm cool_matte punchy; do echo "$look fixeswd_133_s0 133 --preset fixes --seed 0"; done
+  } | xargs -P 2 -L 1 bash -c 'run "$@"' _
+fi
