@@ -17,7 +17,7 @@ error drawn uniformly from -S to S stops (a gain in linear light, sRGB taken as 
 2.2, clipped), to show the test finds per-photo defects when they are strong enough:
 
     python benchmarks/share_permutation.py --out benchmarks/out/defects
-    python benchmarks/share_permutation.py --out benchmarks/out/defects --extra-stops 1.5
+    python benchmarks/share_permutation.py --out benchmarks/out/defects --extra-stops 1
 """
 
 from __future__ import annotations
@@ -33,9 +33,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.defect_ceiling import GLOBAL_SIZE  # noqa: E402
-from qagan_core.pixels import thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
-from qagan_core.training.quantiles import STATS_SIZE, quantile_functions, to_opponent  # noqa: E402
+from qagan_core.training.quantiles import QuantileDegradation  # noqa: E402
 
 
 def variance_ratios(q_low: torch.Tensor, q_high: torch.Tensor, rank: int) -> torch.Tensor:
@@ -72,8 +71,8 @@ def main(argv: list[str] | None = None) -> None:
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE).float()
     if args.extra_stops:
         low = with_exposure_errors(low, args.extra_stops, g)
-    q_low = quantile_functions(to_opponent(thumbnail(low, STATS_SIZE)))
-    q_high = quantile_functions(to_opponent(thumbnail(high, STATS_SIZE)))
+    preset = QuantileDegradation(high, low)  # the fixes preset's per-photo quantile functions
+    q_low, q_high = preset.q_low, preset.q_high
     pooled = torch.cat([q_low, q_high])
     extra = f", low photos with exposure errors up to {args.extra_stops:g} stops" if args.extra_stops else ""
     print(f"{out.name}: {len(q_low)} low, {len(q_high)} high photos{extra}")
