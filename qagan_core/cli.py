@@ -92,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--head-weight-decay", type=float,
                    help="decoupled weight decay on the global head's updates (0 = off, the default; the "
                         "fixes preset: 1; BENCHMARKS.md)")
+    t.add_argument("--head-updates", type=int,
+                   help="the global head's updates over the whole run, then it is fixed (0 = no limit, "
+                        "the default; the fixes preset: 2128; BENCHMARKS.md)")
     t.add_argument("--export", choices=EXPORTS,
                    help="which generators the model gets: average (their weights averaged over the "
                         "second half of the run, the default), best (by the no-reference check) or last")
@@ -235,6 +238,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
         "lambda_unet_mean": args.lambda_unet_mean,
         "history_size": args.history_size, "color_steps": args.color_steps,
         "head_objective": args.head_objective, "head_weight_decay": args.head_weight_decay,
+        "head_updates": args.head_updates,
         "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,
         "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,

@@ -21,13 +21,15 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
     args = ["train", "--low", str(low), "--high", str(high), "--out", str(model), "--steps", "1",
             "--batch-size", "1", "--load-size", "48", "--crop-size", "32", "--train-size", "32",
             "--encoder", "random", "--device", "cpu", "--lambda-idt", "0.5", "--history-size", "2",
-            "--lambda-adv", "0.3", "--lambda-unet-mean", "2.5", "--head-weight-decay", "0.25"]
+            "--lambda-adv", "0.3", "--lambda-unet-mean", "2.5", "--head-weight-decay", "0.25",
+            "--head-updates", "7"]
     assert main(args) == 0
     assert "the model averages the generators of the last 1 step (" in capsys.readouterr().err
     training = read_model_info(model)["training"]
     assert (training["lambda_idt"], training["history_size"], training["export"]) == (0.5, 2, "average")
     assert (training["lambda_adv"], training["lambda_unet_mean"]) == (0.3, 2.5)
     assert training["head_weight_decay"] == 0.25
+    assert training["head_updates"] == 7
     assert model.exists() and (tmp_path / "look.state.safetensors").exists()
     assert main(args) == 2  # refuses to overwrite
     assert "exists" in capsys.readouterr().err

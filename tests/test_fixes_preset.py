@@ -45,9 +45,11 @@ def test_the_fixes_preset_is_the_default_with_quantile_pairs_weight_decay_and_pi
     settings = preset_settings("fixes")
     assert settings["head_objective"] == "quantile_pairs"
     assert settings["head_weight_decay"] == 1.0
+    assert settings["head_updates"] == 2128
     assert settings["model"] == dataclasses.replace(ModelConfig(), curve_pixel_stats=True)
-    assert set(settings) == {"head_objective", "head_weight_decay", "model"}
+    assert set(settings) == {"head_objective", "head_weight_decay", "head_updates", "model"}
     assert TrainConfig().head_weight_decay == 0.0  # the default preset's head is not decayed
+    assert TrainConfig().head_updates == 0  # nor limited
 
 
 @pytest.fixture()
@@ -81,6 +83,30 @@ def test_the_heads_weight_decay_pulls_its_weights_to_zero(cast_folders, random_e
         trainer.train_step()
         norms.append(sum(float(p.norm()) for p in trainer.color.head.parameters()))
     assert norms[1] < 0.99 * norms[0], norms
+
+
+def test_a_head_with_an_update_budget_ends_as_a_run_of_that_length_and_then_stays(
+        cast_folders, random_encoder) -> None:
+    """6 steps with a budget of 3 steps' head updates: the head ends exactly as in a run of 3
+    steps (same updates, its learning rate decayed over them: halved at the third) and does not
+    move after them, while the rest of G_H trains on."""
+    short = Trainer(fixes_config(*cast_folders, steps=3, color_steps=2, head_updates=0), random_encoder)
+    for _ in range(3):
+        short.train_step()
+    long = Trainer(fixes_config(*cast_folders, steps=6, color_steps=2, head_updates=6), random_encoder)
+    for _ in range(3):
+        long.train_step()
+    head_after_budget = {k: v.clone() for k, v in long.color.head.state_dict().items()}
+    unet_after_budget = {k: v.clone() for k, v in long.model.g_h.state_dict().items()
+                         if not k.startswith("curve.")}
+    for _ in range(3):
+        losses = long.train_step()
+    assert losses["color"] == 0.0
+    for name, value in long.color.head.state_dict().items():
+        assert torch.equal(value, short.color.head.state_dict()[name]), name
+        assert torch.equal(value, head_after_budget[name]), name
+    assert any(not torch.equal(v, unet_after_budget[k]) for k, v in long.model.g_h.state_dict().items()
+               if not k.startswith("curve.")), "the rest of G_H stopped too"
 
 
 def test_the_identity_term_gets_crops_with_the_low_photos_own_defects(cast_folders, random_encoder) -> None:

@@ -50,6 +50,12 @@ class TrainConfig:
     1.0 in the ``fixes`` preset: with a few dozen contents the head learns to recognise each
     training photo and falls on new ones as updates accumulate (BENCHMARKS.md, "The fixes
     preset with weight decay on the head").
+    ``head_updates``: the head's updates over the whole run, ``color_steps`` per step until
+    that many are made, its learning rate decaying over them as the run's does over its steps
+    (or with the run, if that ends first); the head is then fixed while the rest trains on.
+    0 (the default): ``color_steps`` at every step. 2128 in the ``fixes`` preset (133 steps,
+    what the 15-minute CPU budget gives): more updates did not help its head and lost up to
+    0.26 dB at 4x the budget (BENCHMARKS.md, "An update budget for the fixes preset's head").
     ``degradation_updates``: updates fitting the degradation of ``pairs``;
     ``degradation_fits``: how many such fits it is the mean of.
     ``degraded_identity`` (with either pair objective): G_H's identity term gets the high
@@ -89,6 +95,7 @@ class TrainConfig:
     color_steps: int = 16
     lr_color: float = 1e-3
     head_weight_decay: float = 0.0
+    head_updates: int = 0
     color_batch: int = 16
     head_objective: str = "pairs"
     degradation_updates: int = 200
@@ -150,6 +157,7 @@ class TrainConfig:
             (self.color_steps >= 0, "color_steps must be >= 0"),
             (self.lr_color > 0, "lr_color must be positive"),
             (self.head_weight_decay >= 0, "head_weight_decay must be >= 0"),
+            (self.head_updates >= 0, "head_updates must be >= 0"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
             (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
             (self.degradation_fits >= 1, "degradation_fits must be at least 1"),
@@ -188,15 +196,16 @@ def preset_settings(name: str) -> dict:
     """TrainConfig settings of a preset. ``default``: for a high folder that carries a look
     (one grade the low photos lack). ``fixes``: for a low folder whose photos each have their
     own defects (haze, a cast, an exposure error) and a high folder of well-made photos: the
-    head learns from quantile-transfer pairs, with weight decay, and also sees the thumbnail's
-    pixel statistics (BENCHMARKS.md, "The fixes preset"). ``paper``: the paper's method and §4.2 settings
-    with every addition off (global head, colour term, identity loss, weaker adversarial terms, best-model
-    selection or averaging) and the QAM exactly as eqs. 2 and 5. Kept where the paper is silent:
-    residual outputs and spectral normalisation in D (docs/architecture.md)."""
+    head learns from quantile-transfer pairs, with weight decay and a budget of updates, and
+    sees the thumbnail's pixel statistics (BENCHMARKS.md, "The fixes preset"). ``paper``: the
+    paper's method and §4.2 settings with every addition off (global head, colour term,
+    identity loss, weaker adversarial terms, best-model selection or averaging) and the QAM
+    exactly as eqs. 2 and 5. Kept where the paper is silent: residual outputs and spectral
+    normalisation in D (docs/architecture.md)."""
     if name == "default":
         return {}
     if name == "fixes":
-        return {"head_objective": "quantile_pairs", "head_weight_decay": 1.0,
+        return {"head_objective": "quantile_pairs", "head_weight_decay": 1.0, "head_updates": 2128,
                 "model": ModelConfig(curve_pixel_stats=True)}
     if name == "paper":
         return {"lambda_idt": 0.0, "lambda_adv": 1.0, "lambda_unet_mean": 0.0, "history_size": 0,

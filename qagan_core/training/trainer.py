@@ -211,6 +211,7 @@ class Trainer:
             length = f"for {self.total_steps} steps"
         color = (f"global head {cfg.color_steps} updates/step ({cfg.head_objective}) at lr {cfg.lr_color:g}"
                  + (f", weight decay {cfg.head_weight_decay:g}" if cfg.head_weight_decay else "")
+                 + (f", {cfg.head_updates} updates in all" if cfg.head_updates else "")
                  if self.color is not None else "no colour-head training")
         where = str(self.device)
         batch = f"batch {cfg.batch_size}"
@@ -245,6 +246,20 @@ class Trainer:
         for group in self.opt_d.param_groups:
             group["lr"] = lr_d
         return lr_g, lr_d
+
+    def _head_updates(self) -> tuple[int, float]:
+        """The global head's updates at this step and their learning-rate factor: ``color_steps``
+        at the run's factor; with ``head_updates``, until that many are made (counted as steps
+        times ``color_steps``), at the lower of the run's factor and the one a run of
+        ``head_updates / color_steps`` steps would have now (so the head ends as such a run's)."""
+        cfg = self.config
+        if self.color is None:
+            return 0, 0.0
+        if not cfg.head_updates:
+            return cfg.color_steps, self._lr_factor()
+        left = cfg.head_updates - self.step * cfg.color_steps
+        head_steps = math.ceil(cfg.head_updates / cfg.color_steps)
+        return max(0, min(cfg.color_steps, left)), min(self._lr_factor(), lr_factor(self.step, head_steps))
 
     def train_step(self) -> dict[str, float]:
         """One generator update and one discriminator update; returns the losses."""
@@ -329,9 +344,9 @@ class Trainer:
         self.scaler.update()
 
         color = 0.0
-        if self.color is not None:
-            f = self._lr_factor()
-            color = sum(self.color.step(f) for _ in range(cfg.color_steps)) / cfg.color_steps
+        updates, f = self._head_updates()
+        if updates:
+            color = sum(self.color.step(f) for _ in range(updates)) / updates
             head_grad = self.color.grad_norm
             if self.distributed is not None:  # identical already; this keeps GPU rounding from drifting
                 self.distributed.broadcast_parameters(self.color.head)
@@ -491,6 +506,7 @@ class Trainer:
             "color_steps": cfg.color_steps if self.color is not None else 0,
             "head_objective": cfg.head_objective if self.color is not None else None,
             "head_weight_decay": cfg.head_weight_decay if self.color is not None else None,
+            "head_updates": cfg.head_updates if self.color is not None else None,
             "minutes": cfg.minutes,
             "train_seconds": round(self.elapsed_s, 1),
             "export": cfg.export,
