@@ -223,3 +223,13 @@ if [ "${1:-2}" = 23 ]; then
     for look in warm cool_matte punchy; do echo "$look fixeswd_133_s0 133 --preset fixes --seed 0"; done
   } | xargs -P 2 -L 1 bash -c 'run "$@"' _
 fi
+# Round 24 (a later session, 2026-12-07): the fixes preset with its head's budget of 2128 updates
+# (head_updates, in the preset since; 133 steps' worth, so 1x is round 21's runs unchanged): the
+# defects at 4x (532 steps, 3 seeds) and 2x (266 steps, seed 2, the seed that fell at 2x), tracked,
+# three at a time.
+if [ "${1:-2}" = 24 ]; then
+  export -f run; export Q
+  { for s in 0 1 2; do echo "defects fixesbud_532_s$s 532 --preset fixes --seed $s --track-test"; done
+    echo "defects fixesbud_266_s2 266 --preset fixes --seed 2 --track-test"
+  } | xargs -P 3 -L 1 bash -c 'run "$@"' _
+fi
