@@ -17,6 +17,12 @@ prints three numbers:
 
     python benchmarks/head_overfit.py --out benchmarks/out/defects --updates 8512 --seed 0
     python benchmarks/head_overfit.py --out benchmarks/out/defects --updates 8512 --weight-decay 1 --seed 0
+
+``--objective pairs`` trains the default preset's head instead (pairs made with the one
+degradation learned from the two folders, the mean of 8 fits, and no pixel statistics), to see
+whether it falls with the update counts of a long GPU run (a look's task):
+
+    python benchmarks/head_overfit.py --out benchmarks/out/warm --objective pairs --updates 34048 --seed 0
 """
 
 from __future__ import annotations
@@ -39,9 +45,10 @@ from qagan_core.encoder import resolve_encoder  # noqa: E402
 from qagan_core.metrics import psnr_per_image  # noqa: E402
 from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E402
 from qagan_core.pixels import thumbnail  # noqa: E402
-from qagan_core.training.config import lr_factor  # noqa: E402
+from qagan_core.training.color import FIT_BATCH, FIT_LR, FIT_SIZE  # noqa: E402
+from qagan_core.training.config import TrainConfig, lr_factor  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
-from qagan_core.training.degradation import degraded_pairs  # noqa: E402
+from qagan_core.training.degradation import degraded_pairs, fit_mean_degradation, fitted_degrader  # noqa: E402
 from qagan_core.training.quantiles import QuantileDegradation  # noqa: E402
 
 PASSES = 8  # the product's, for a folder of 45 photos (color.py: PAIRS, MAX_PASSES)
@@ -55,6 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--holdout", type=int, default=9, help="high photos kept out of the training pairs")
     ap.add_argument("--weight-decay", type=float, default=0.0)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--objective", choices=("quantile_pairs", "pairs"), default="quantile_pairs",
+                    help="the fixes preset's head (default) or the default preset's")
     args = ap.parse_args(argv)
     torch.set_num_threads(1)
     torch.manual_seed(args.seed)  # the random encoder and the head's initial weights
@@ -63,13 +72,21 @@ def main(argv: list[str] | None = None) -> None:
     high = ImageFolder(out / "high", SampleSpec()).thumbnails(GLOBAL_SIZE).float()
     order = torch.randperm(len(high), generator=torch.Generator().manual_seed(args.seed + 5))
     held, train = high[order[:args.holdout]], high[order[args.holdout:]]
-    degradation = QuantileDegradation(high, low)
     encoder = resolve_encoder("random").eval()
-    head = GlobalCurveHead(use_pixel_stats=True)
+    quantiles = args.objective == "quantile_pairs"
+    head = GlobalCurveHead(use_pixel_stats=quantiles)
+    if quantiles:
+        degrade = QuantileDegradation(high, low).sample
+    else:  # as color.py fits it (TrainConfig's degradation_updates and degradation_fits)
+        cfg = TrainConfig()
+        fitted = fit_mean_degradation(thumbnail(high, FIT_SIZE), thumbnail(low, FIT_SIZE),
+                                      torch.Generator().manual_seed(args.seed), cfg.degradation_updates,
+                                      FIT_LR, FIT_BATCH, cfg.degradation_fits)
+        degrade = fitted_degrader(fitted, 0)
 
     def pairs(photos: torch.Tensor, seed: int) -> tuple[torch.Tensor, ...]:
         g = torch.Generator().manual_seed(seed)
-        degraded, original = degraded_pairs(photos, degradation.sample, PASSES, g)
+        degraded, original = degraded_pairs(photos, degrade, PASSES, g)
         return (summaries(head, encoder, degraded), thumbnail(degraded, PIXEL_SIZE),
                 thumbnail(original, PIXEL_SIZE))
 
