@@ -226,7 +226,8 @@ fi
 # Round 24 (a later session, 2026-12-07): the fixes preset with its head's budget of 2128 updates
 # (head_updates, in the preset since; 133 steps' worth, so 1x is round 21's runs unchanged): the
 # defects at 4x (532 steps, 3 seeds) and 2x (266 steps, seed 2, the seed that fell at 2x), tracked,
-# three at a time.
+# three at a time (beside a CI run and head-alone runs at the end). Seeds 0 and 1 at 2x were started
+# by hand beside seed 2 and stopped at once for the session's time.
 if [ "${1:-2}" = 24 ]; then
   export -f run; export Q
   { for s in 0 1 2; do echo "defects fixesbud_532_s$s 532 --preset fixes --seed $s --track-test"; done
