@@ -95,6 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--head-updates", type=int,
                    help="the global head's updates over the whole run, then it is fixed (0 = no limit, "
                         "the default; the fixes preset: 2128; BENCHMARKS.md)")
+    t.add_argument("--generic-defects", type=float,
+                   help="with --head-objective quantile_pairs: the share of the head's training pairs that "
+                        "also get a random global defect (0 = none, the default; the fixes preset: 0.5; "
+                        "BENCHMARKS.md)")
     t.add_argument("--export", choices=EXPORTS,
                    help="which generators the model gets: average (their weights averaged over the "
                         "second half of the run, the default), best (by the no-reference check) or last")
@@ -238,7 +242,7 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
         "lambda_unet_mean": args.lambda_unet_mean,
         "history_size": args.history_size, "color_steps": args.color_steps,
         "head_objective": args.head_objective, "head_weight_decay": args.head_weight_decay,
-        "head_updates": args.head_updates,
+        "head_updates": args.head_updates, "head_generic_defects": args.generic_defects,
         "export": args.export,
         "load_size": args.load_size, "crop_size": args.crop_size, "train_size": args.train_size,
         "seed": args.seed, "encoder_weights": args.encoder, "models_dir": args.models_dir,

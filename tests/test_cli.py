@@ -77,6 +77,9 @@ def test_train_enhance_evaluate_degrade_info(folders, tmp_path: Path, capsys) ->
                     "--out", str(t / "bad.safetensors")], "--out must be a folder"),
         (lambda t: ["train", "--low", str(t / "a"), "--high", str(t / "b"), "--encoder", "random",
                     "--out", str(t / ("n" * 300 + ".safetensors"))], "File name too long"),
+        (lambda t: ["train", "--low", str(t / "a"), "--high", str(t / "b"), "--encoder", "random",
+                    "--out", str(t / "m.safetensors"), "--generic-defects", "0.5"],
+         "head_generic_defects needs head_objective quantile_pairs"),
     ],
 )
 def test_user_errors_are_one_line(make_args, message: str, tmp_path: Path, capsys) -> None:

@@ -41,15 +41,18 @@ def fixes_config(low: Path, high: Path, **overrides) -> TrainConfig:
     return tiny_config(low, high, **{**settings, **overrides})
 
 
-def test_the_fixes_preset_is_the_default_with_quantile_pairs_weight_decay_and_pixel_statistics() -> None:
+def test_the_fixes_preset_is_the_default_with_quantile_pairs_generic_defects_and_pixel_stats() -> None:
     settings = preset_settings("fixes")
     assert settings["head_objective"] == "quantile_pairs"
     assert settings["head_weight_decay"] == 1.0
     assert settings["head_updates"] == 2128
+    assert settings["head_generic_defects"] == 0.5
     assert settings["model"] == dataclasses.replace(ModelConfig(), curve_pixel_stats=True)
-    assert set(settings) == {"head_objective", "head_weight_decay", "head_updates", "model"}
+    assert set(settings) == {"head_objective", "head_weight_decay", "head_updates", "head_generic_defects",
+                             "model"}
     assert TrainConfig().head_weight_decay == 0.0  # the default preset's head is not decayed
     assert TrainConfig().head_updates == 0  # nor limited
+    assert TrainConfig().head_generic_defects == 0.0  # a look has no per-photo defects
 
 
 @pytest.fixture()
@@ -72,6 +75,27 @@ def test_the_fixes_preset_undoes_each_photos_own_cast(cast_folders, random_encod
     red_shift = red_minus_blue(enhance(red, model)) - red_minus_blue(red)
     blue_shift = red_minus_blue(enhance(blue, model)) - red_minus_blue(blue)
     assert red_shift < -0.1 and blue_shift > 0.1, (red_shift, blue_shift)
+
+
+def test_generic_defects_teach_the_head_an_exposure_error_the_folders_do_not_show(
+        tmp_path: Path, random_encoder) -> None:
+    """Both folders hold the same kind of well-exposed photos, so the quantile transfer has no
+    exposure error to teach; with generic defects on half of the pairs the head must brighten an
+    under-exposed held-out photo towards its original, and clearly more than without them."""
+    low, high = tmp_path / "low", tmp_path / "high"
+    write_photos(low, 12, seed=1, dark=False)
+    write_photos(high, 12, seed=2, dark=False)
+    original = load_image(write_photos(tmp_path / "test", 2, seed=3, dark=False)[1])
+    dark = (original * 0.6 * 255).round() / 255
+    brightening = {}
+    for rate in (0.0, 0.5):
+        trainer = Trainer(fixes_config(low, high, steps=2, color_steps=150, head_generic_defects=rate),
+                          random_encoder)
+        trainer.run()
+        brightening[rate] = float(enhance(dark, trainer.export_model()).mean() - dark.mean())
+    missing = float(original.mean() - dark.mean())
+    assert brightening[0.5] > 0.3 * missing, (brightening, missing)
+    assert brightening[0.5] > brightening[0.0] + 0.15 * missing, (brightening, missing)
 
 
 def test_the_heads_weight_decay_pulls_its_weights_to_zero(cast_folders, random_encoder) -> None:
@@ -137,9 +161,11 @@ def test_the_cli_trains_with_the_fixes_preset(cast_folders, tmp_path: Path) -> N
     out = tmp_path / "m.safetensors"
     assert main(["train", "--low", str(low), "--high", str(high), "--out", str(out), "--steps", "1",
                  "--preset", "fixes", "--encoder", "random", "--batch-size", "1", "--load-size", "48",
-                 "--crop-size", "32", "--train-size", "32", "--device", "cpu"]) == 0
+                 "--crop-size", "32", "--train-size", "32", "--device", "cpu",
+                 "--generic-defects", "0.25"]) == 0
     info = read_model_info(out)
     assert info["training"]["head_objective"] == "quantile_pairs"
+    assert info["training"]["head_generic_defects"] == 0.25
     assert info["config"]["curve_pixel_stats"] is True
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from qagan_core.training.quantiles import QuantileDegradation, from_opponent, to_opponent
+from qagan_core.training.quantiles import QuantileDegradation, from_opponent, generic_defect, to_opponent
 
 
 def contents(n: int, seed: int, size: int = 32) -> torch.Tensor:
@@ -61,3 +61,33 @@ def test_sampling_is_exact_under_autocast() -> None:
     with torch.autocast("cpu", dtype=torch.bfloat16):
         cast = degradation.sample(x, torch.Generator().manual_seed(0))
     assert cast.dtype == torch.float32 and torch.equal(cast, plain)
+
+
+def test_generic_defects_change_a_share_of_the_photos_and_nothing_else() -> None:
+    """``generic_rate`` 0 degrades exactly as the quantile transfer alone (no extra draws, so a
+    run without generic defects makes the pairs it made before them); 0.5 changes about half of
+    the photos, each on the 8-bit grid, and the same generator state gives the same photos."""
+    degradation = QuantileDegradation(contents(8, seed=1), contents(8, seed=2) * 0.7, "deconvolved")
+    x = contents(40, seed=3, size=16)
+    picks = torch.randint(8, (40,), generator=torch.Generator().manual_seed(0)).tolist()
+    alone = torch.stack([degradation(img, k) for img, k in zip(x, picks, strict=True)])
+    assert torch.equal(degradation.sample(x, torch.Generator().manual_seed(0)), alone)
+    degradation.generic_rate = 0.5
+    mixed = degradation.sample(x, torch.Generator().manual_seed(0))
+    changed = int(((mixed - alone).abs().flatten(1).amax(1) > 0).sum())
+    assert 10 <= changed <= 30, changed
+    assert torch.equal(mixed, (mixed * 255).round() / 255)
+    assert torch.equal(mixed, degradation.sample(x, torch.Generator().manual_seed(0)))
+
+
+def test_a_generic_defect_moves_exposure_and_colour_both_ways() -> None:
+    """Over many draws the defects brighten and darken, warm and cool a grey photo: a prior
+    with no direction of its own (the folders give the direction)."""
+    grey = torch.full((3, 8, 8), 0.5)
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([generic_defect(grey, g) for _ in range(200)])
+    luma = draws.mean((1, 2, 3)) - 0.5
+    warmth = (draws[:, 0] - draws[:, 2]).mean((1, 2))
+    assert float(luma.min()) < -0.1 and float(luma.max()) > 0.1, (luma.min(), luma.max())
+    assert float(warmth.min()) < -0.05 and float(warmth.max()) > 0.05, (warmth.min(), warmth.max())
+    assert abs(float(luma.mean())) < 0.03 and abs(float(warmth.mean())) < 0.02

@@ -56,6 +56,10 @@ class TrainConfig:
     0 (the default): ``color_steps`` at every step. 2128 in the ``fixes`` preset (133 steps,
     what the 15-minute CPU budget gives): more updates did not help its head and lost up to
     0.26 dB at 4x the budget (BENCHMARKS.md, "An update budget for the fixes preset's head").
+    ``head_generic_defects`` (with ``quantile_pairs``): the share of the degraded photos that
+    also get a random global defect of fixed strengths (``quantiles.generic_defect``), a prior
+    for per-photo defects that the folders' statistics cannot see at a few dozen photos; 0 by
+    default, 0.5 in the ``fixes`` preset (BENCHMARKS.md, "Generic defects").
     ``degradation_updates``: updates fitting the degradation of ``pairs``;
     ``degradation_fits``: how many such fits it is the mean of.
     ``degraded_identity`` (with either pair objective): G_H's identity term gets the high
@@ -96,6 +100,7 @@ class TrainConfig:
     lr_color: float = 1e-3
     head_weight_decay: float = 0.0
     head_updates: int = 0
+    head_generic_defects: float = 0.0
     color_batch: int = 16
     head_objective: str = "pairs"
     degradation_updates: int = 200
@@ -158,6 +163,9 @@ class TrainConfig:
             (self.lr_color > 0, "lr_color must be positive"),
             (self.head_weight_decay >= 0, "head_weight_decay must be >= 0"),
             (self.head_updates >= 0, "head_updates must be >= 0"),
+            (0 <= self.head_generic_defects <= 1, "head_generic_defects must be from 0 to 1"),
+            (not self.head_generic_defects or self.head_objective == "quantile_pairs",
+             "head_generic_defects needs head_objective quantile_pairs"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
             (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
             (self.degradation_fits >= 1, "degradation_fits must be at least 1"),
@@ -196,8 +204,9 @@ def preset_settings(name: str) -> dict:
     """TrainConfig settings of a preset. ``default``: for a high folder that carries a look
     (one grade the low photos lack). ``fixes``: for a low folder whose photos each have their
     own defects (haze, a cast, an exposure error) and a high folder of well-made photos: the
-    head learns from quantile-transfer pairs, with weight decay and a budget of updates, and
-    sees the thumbnail's pixel statistics (BENCHMARKS.md, "The fixes preset"). ``paper``: the
+    head learns from quantile-transfer pairs, half of them with a generic defect, with weight
+    decay and a budget of updates, and sees the thumbnail's pixel statistics (BENCHMARKS.md,
+    "The fixes preset", "Generic defects"). ``paper``: the
     paper's method and §4.2 settings with every addition off (global head, colour term,
     identity loss, weaker adversarial terms, best-model selection or averaging) and the QAM
     exactly as eqs. 2 and 5. Kept where the paper is silent: residual outputs and spectral
@@ -206,7 +215,7 @@ def preset_settings(name: str) -> dict:
         return {}
     if name == "fixes":
         return {"head_objective": "quantile_pairs", "head_weight_decay": 1.0, "head_updates": 2128,
-                "model": ModelConfig(curve_pixel_stats=True)}
+                "head_generic_defects": 0.5, "model": ModelConfig(curve_pixel_stats=True)}
     if name == "paper":
         return {"lambda_idt": 0.0, "lambda_adv": 1.0, "lambda_unet_mean": 0.0, "history_size": 0,
                 "color_steps": 0, "export": "last",

@@ -19,9 +19,18 @@ low photos' spread that the high photos' spread does not explain: contents vary 
 both folders, what is left is taken for per-photo defects and drawn from real low
 photos. ``s = 0`` is one degradation for every photo (a look taken off).
 BENCHMARKS.md, "Quantile-transfer pairs", measures both.
+
+At a few dozen photos per folder that share draws contents more than defects
+(BENCHMARKS.md, "Do the low photos vary more than the high ones?"), so a share
+``generic_rate`` of the degraded photos also gets a ``generic_defect``: a random
+global change of exposure, tone, contrast or colour of fixed, folder-independent
+strengths, a prior for what a photo's own defects are (BENCHMARKS.md, "Generic
+defects").
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -72,6 +81,34 @@ def deconvolved_share(q_low: torch.Tensor, q_high: torch.Tensor) -> torch.Tensor
     return ((var_low - var_high).clamp_min(0) / var_low.clamp_min(1e-8)).sqrt()
 
 
+def generic_defect(x: torch.Tensor, g: torch.Generator, scale: float = 1.0) -> torch.Tensor:
+    """Photo ``x`` ``[3,H,W]`` with a random global defect, on the 8-bit grid. In the opponent
+    channels, each part drawn with probability 1/2 (``g``): a luma gain (log -0.35..0.35, about
+    a stop either way), a luma gamma (log -0.4..0.4), a contrast about the photo's mean luma
+    (0.6..1.15), a chroma offset (-0.06..0.06 per chroma channel: a cast) and a chroma gain
+    (0.5..1.3: saturation). ``scale`` multiplies every strength (1: the ``fixes`` preset's)."""
+
+    def draw(lo: float, hi: float) -> float:
+        return lo + (hi - lo) * float(torch.rand((), generator=g))
+
+    o = to_opponent(x[None].float())[0]
+    luma, chroma = o[0].clamp(0, 1), o[1:]
+    if draw(0, 1) < 0.5:
+        luma = luma * math.exp(scale * draw(-0.35, 0.35))
+    if draw(0, 1) < 0.5:
+        luma = luma.clamp(0, 1) ** math.exp(scale * draw(-0.4, 0.4))
+    if draw(0, 1) < 0.5:
+        mean = luma.mean()
+        luma = mean + (1 + scale * (draw(0.6, 1.15) - 1)) * (luma - mean)
+    if draw(0, 1) < 0.5:
+        offset = torch.tensor([draw(-0.06, 0.06), draw(-0.06, 0.06)], device=x.device)
+        chroma = chroma + scale * offset[:, None, None]
+    if draw(0, 1) < 0.5:
+        chroma = chroma * (1 + scale * (draw(0.5, 1.3) - 1))
+    y = from_opponent(torch.cat([luma[None], chroma])[None])[0]
+    return (y.clamp(0, 1) * 255).round() / 255
+
+
 class QuantileDegradation:
     """The degradations ``q_k`` of the module docstring, from high and low thumbnails
     ``[N,3,s,s]``.
@@ -79,10 +116,12 @@ class QuantileDegradation:
     ``shrink``: ``"deconvolved"`` (``deconvolved_share``) or one share for every level.
     ``pooled``: the folders' difference taken between their pooled quantile functions,
     ``Q_L(u) - Q_H(u)`` (histogram matching of the pooled folders), instead of the mean of
-    the per-photo ones."""
+    the per-photo ones. ``generic_rate``: the share of the photos of ``sample`` that also get a
+    ``generic_defect``."""
 
     def __init__(self, high: torch.Tensor, low: torch.Tensor, shrink: str | float = "deconvolved",
-                 pooled: bool = False) -> None:
+                 pooled: bool = False, generic_rate: float = 0.0) -> None:
+        self.generic_rate = generic_rate
         h = to_opponent(thumbnail(high.float(), STATS_SIZE))
         lo = to_opponent(thumbnail(low.float(), STATS_SIZE))
         self.q_high_pooled = pooled_quantiles(h)  # Q_H [3,L]
@@ -108,8 +147,13 @@ class QuantileDegradation:
 
     @torch.no_grad()
     def sample(self, x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Each photo of ``x`` ``[B,3,H,W]`` with the degradation of a low photo drawn by ``g``;
-        float32 even under autocast (the 8-bit grid needs it)."""
+        """Each photo of ``x`` ``[B,3,H,W]`` with the degradation of a low photo drawn by ``g``, and
+        a share ``generic_rate`` of them with a ``generic_defect``; float32 even under autocast
+        (the 8-bit grid needs it)."""
         picks = torch.randint(len(self.q_low), (len(x),), generator=g).tolist()
         with torch.autocast(x.device.type, enabled=False):
-            return torch.stack([self(img, k) for img, k in zip(x, picks, strict=True)])
+            out = [self(img, k) for img, k in zip(x, picks, strict=True)]
+            if self.generic_rate:
+                out = [generic_defect(y, g) if float(torch.rand((), generator=g)) < self.generic_rate else y
+                       for y in out]
+            return torch.stack(out)

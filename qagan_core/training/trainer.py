@@ -212,6 +212,8 @@ class Trainer:
         color = (f"global head {cfg.color_steps} updates/step ({cfg.head_objective}) at lr {cfg.lr_color:g}"
                  + (f", weight decay {cfg.head_weight_decay:g}" if cfg.head_weight_decay else "")
                  + (f", {cfg.head_updates} updates in all" if cfg.head_updates else "")
+                 + (f", generic defects on {cfg.head_generic_defects:g} of its pairs"
+                    if cfg.head_generic_defects else "")
                  if self.color is not None else "no colour-head training")
         where = str(self.device)
         batch = f"batch {cfg.batch_size}"
@@ -507,6 +509,7 @@ class Trainer:
             "head_objective": cfg.head_objective if self.color is not None else None,
             "head_weight_decay": cfg.head_weight_decay if self.color is not None else None,
             "head_updates": cfg.head_updates if self.color is not None else None,
+            "head_generic_defects": cfg.head_generic_defects if self.color is not None else None,
             "minutes": cfg.minutes,
             "train_seconds": round(self.elapsed_s, 1),
             "export": cfg.export,
