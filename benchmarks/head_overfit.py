@@ -51,7 +51,9 @@ from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
 from qagan_core.training.degradation import degraded_pairs, fit_mean_degradation, fitted_degrader  # noqa: E402
 from qagan_core.training.quantiles import QuantileDegradation  # noqa: E402
 
-PASSES = 8  # the product's, for a folder of 45 photos (color.py: PAIRS, MAX_PASSES)
+# The product's for a folder of 45 photos (color.py: PAIRS, MAX_PASSES) when these logs were made;
+# quantile pairs take 16 since the generic defects.
+PASSES = 8
 BATCH, LR = 32, 1e-3  # color.py: PAIR_BATCH, TrainConfig.lr_color
 
 

@@ -58,7 +58,7 @@ from qagan_core.model.generators import GlobalCurveHead, apply_curve  # noqa: E4
 from qagan_core.pixels import resize, thumbnail  # noqa: E402
 from qagan_core.training.data import ImageFolder, SampleSpec  # noqa: E402
 from qagan_core.training.degradation import descriptor, sliced_distance  # noqa: E402
-from qagan_core.training.quantiles import QuantileDegradation, deconvolved_share  # noqa: E402
+from qagan_core.training.quantiles import QuantileDegradation, deconvolved_share, generic_defect  # noqa: E402
 
 
 def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Tensor:
@@ -74,10 +74,13 @@ def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Ten
 
 
 def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: int, passes: int,
-                   g: torch.Generator, clean: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+                   g: torch.Generator, clean: float = 0.0, generic: float = 0.0, generic_scale: float = 1.0,
+                   generic_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` (degraded, original) versions of every high thumbnail: odd passes a random
     square crop (half to all of the side) resized back, half of them mirrored, each
-    degraded by a random low photo's degradation, or (a share ``clean`` of them) left as it is."""
+    degraded by a random low photo's degradation, or (a share ``clean`` of them) left as it is;
+    a share ``generic`` of them then gets a ``generic_defect`` (of strength ``generic_scale``),
+    and ``generic_only`` leaves out the quantile transfer."""
     xs, ts = [], []
     side = high.shape[-1]
     for p in range(passes):
@@ -91,7 +94,13 @@ def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: 
                 t = t.flip(-1)
             t = (t * 255).round() / 255
             k = int(torch.randint(n_low, (), generator=g))
-            xs.append(t if clean and float(torch.rand((), generator=g)) < clean else degradation(t, k))
+            if clean and float(torch.rand((), generator=g)) < clean:
+                xs.append(t)
+                continue
+            x = t if generic_only else degradation(t, k)
+            if generic and float(torch.rand((), generator=g)) < generic:
+                x = generic_defect(x, g, generic_scale)
+            xs.append(x)
             ts.append(t)
     return torch.stack(xs), torch.stack(ts)
 
@@ -119,6 +128,11 @@ def main(argv: list[str] | None = None) -> None:
                     help="print the deconvolved share and the one two halves of one folder give; no training")
     ap.add_argument("--clean", type=float, default=0.0,
                     help="share of the pairs left undegraded (clean photo in, the same out)")
+    ap.add_argument("--generic", type=float, default=0.0,
+                    help="share of the pairs that also get a generic defect (the fixes preset: 0.5)")
+    ap.add_argument("--generic-scale", type=float, default=1.0, help="strength of the generic defects")
+    ap.add_argument("--generic-only", action="store_true",
+                    help="generic defects without the quantile transfer")
     ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
@@ -150,7 +164,8 @@ def main(argv: list[str] | None = None) -> None:
         return
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
-    x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g, args.clean)
+    x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g, args.clean,
+                                      args.generic, args.generic_scale, args.generic_only)
     s_train = summaries(head, encoder, x_train)
     print(f"{len(x_train)} degraded pairs, shrink per channel {degradation.shrink.mean(1).tolist()} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
@@ -160,6 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     pairs = test_pairs(out)
     name = ("quantile_pairs" + ("" if args.shrink == "deconvolved" else f"_shrink{args.shrink}")
             + ("_pooled" if args.pooled else "") + (f"_clean{args.clean:g}" if args.clean else "")
+            + (f"_generic{args.generic:g}" + ("" if args.generic_scale == 1 else f"x{args.generic_scale:g}")
+               + ("only" if args.generic_only else "") if args.generic else "")
+            + (f"_passes{args.passes}" if args.passes != 16 else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"

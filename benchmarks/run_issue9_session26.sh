@@ -234,3 +234,22 @@ if [ "${1:-2}" = 24 ]; then
     echo "defects fixesbud_266_s2 266 --preset fixes --seed 2 --track-test"
   } | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
+# Round 25 (a later session, 2026-12-07): the fixes preset with generic defects on half of its
+# head's pairs (head_generic_defects 0.5; BENCHMARKS.md "Generic defects"): the defects at 4x (532
+# steps, seed 0, tracked) and 1x (133 steps, 3 seeds), three at a time.
+if [ "${1:-2}" = 25 ]; then
+  export -f run; export Q
+  { echo "defects generic_532_s0 532 --preset fixes --set head_generic_defects=0.5 --seed 0 --track-test"
+    for s in 0 1 2; do echo "defects generic_133_s$s 133 --preset fixes --set head_generic_defects=0.5 --seed $s"; done
+  } | xargs -P 3 -L 1 bash -c 'run "$@"' _
+fi
+# Round 26 (the same session, after round 25): quantile pairs with 16 passes over the high folder
+# (768 pairs aimed at, color.py; round 25's runs had 8) and the generic defects: the fixes preset as
+# shipped since. The defects at 1x (133 steps, 3 seeds) and 4x (532 steps, seed 0, tracked), four at
+# a time (the 4x run beside the others).
+if [ "${1:-2}" = 26 ]; then
+  export -f run; export Q
+  { echo "defects generic16_532_s0 532 --preset fixes --seed 0 --track-test"
+    for s in 0 1 2; do echo "defects generic16_133_s$s 133 --preset fixes --seed $s"; done
+  } | xargs -P 4 -L 1 bash -c 'run "$@"' _
+fi
