@@ -64,12 +64,16 @@ def cast_folders(tmp_path: Path) -> tuple[Path, Path]:
     return low, high
 
 
-def test_the_fixes_preset_undoes_each_photos_own_cast(cast_folders, random_encoder, tmp_path: Path) -> None:
+def test_quantile_pairs_undo_each_photos_own_cast(cast_folders, random_encoder, tmp_path: Path) -> None:
     """The folders differ on average by nothing, photo by photo by a cast: the head must take a
     red cast off one held-out photo and a blue cast off another (one degradation for every
-    photo, as the default preset fits, could only move both the same way)."""
+    photo, as the default preset fits, could only move both the same way). The quantile pairs
+    alone (no generic defects, tested apart): on these 12 synthetic photos with casts of 30 %,
+    generic defects on half of the pairs take the red cast off less (red - blue -0.02 to -0.07
+    against -0.16; BENCHMARKS.md, "Generic defects")."""
     red, blue = (load_image(p) for p in cast_photos(tmp_path / "test", 2, seed=3, gains=[RED, BLUE]))
-    trainer = Trainer(fixes_config(*cast_folders, steps=2, color_steps=150), random_encoder)
+    trainer = Trainer(fixes_config(*cast_folders, steps=2, color_steps=150, head_generic_defects=0.0),
+                      random_encoder)
     trainer.run()
     model = trainer.export_model()
     red_shift = red_minus_blue(enhance(red, model)) - red_minus_blue(red)
