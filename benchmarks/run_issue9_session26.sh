@@ -235,8 +235,9 @@ if [ "${1:-2}" = 24 ]; then
   } | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
 # Round 25 (a later session, 2026-12-07): the fixes preset with generic defects on half of its
-# head's pairs (head_generic_defects 0.5; BENCHMARKS.md "Generic defects"): the defects at 4x (532
-# steps, seed 0, tracked) and 1x (133 steps, 3 seeds), three at a time.
+# head's pairs (head_generic_defects 0.5; BENCHMARKS.md "Generic defects"), with the 8 passes of
+# quantile pairs of then: the defects at 4x (532 steps, seed 0, tracked) and 1x (133 steps, 3 seeds),
+# three at a time. The 4x run was stopped at step 20 (round 26 ran 4x with the preset as shipped).
 if [ "${1:-2}" = 25 ]; then
   export -f run; export Q
   { echo "defects generic_532_s0 532 --preset fixes --set head_generic_defects=0.5 --seed 0 --track-test"
