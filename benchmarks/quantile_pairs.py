@@ -35,6 +35,11 @@ high folder (no truth needed; a candidate rule for choosing the shrink):
 
     python benchmarks/quantile_pairs.py --out benchmarks/out/defects --pixel-stats --seed 0
     python benchmarks/quantile_pairs.py --out benchmarks/out/warm --shrink 0 --seed 0
+
+``--generic 0.5`` gives half of the pairs a ``generic_defect`` after the transfer, as the
+``fixes`` preset does (BENCHMARKS.md, "Generic defects"):
+
+    python benchmarks/quantile_pairs.py --out benchmarks/out/defects --pixel-stats --generic 0.5 --seed 0
     python benchmarks/quality.py --out benchmarks/out/defects summary quantile_pairs_px
 """
 
@@ -95,11 +100,11 @@ def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: 
             t = (t * 255).round() / 255
             k = int(torch.randint(n_low, (), generator=g))
             if clean and float(torch.rand((), generator=g)) < clean:
-                xs.append(t)
-                continue
-            x = t if generic_only else degradation(t, k)
-            if generic and float(torch.rand((), generator=g)) < generic:
-                x = generic_defect(x, g, generic_scale)
+                x = t
+            else:
+                x = t if generic_only else degradation(t, k)
+                if generic and float(torch.rand((), generator=g)) < generic:
+                    x = generic_defect(x, g, generic_scale)
             xs.append(x)
             ts.append(t)
     return torch.stack(xs), torch.stack(ts)

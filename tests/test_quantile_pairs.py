@@ -64,9 +64,8 @@ def test_sampling_is_exact_under_autocast() -> None:
 
 
 def test_generic_defects_change_a_share_of_the_photos_and_nothing_else() -> None:
-    """``generic_rate`` 0 degrades exactly as the quantile transfer alone (no extra draws, so a
-    run without generic defects makes the pairs it made before them); 0.5 changes about half of
-    the photos, each on the 8-bit grid, and the same generator state gives the same photos."""
+    """``generic_rate`` 0 degrades exactly as the quantile transfer alone; 0.5 changes about half
+    of the photos, each on the 8-bit grid, and the same generator state gives the same photos."""
     degradation = QuantileDegradation(contents(8, seed=1), contents(8, seed=2) * 0.7, "deconvolved")
     x = contents(40, seed=3, size=16)
     picks = torch.randint(8, (40,), generator=torch.Generator().manual_seed(0)).tolist()
