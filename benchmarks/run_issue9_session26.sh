@@ -254,3 +254,12 @@ if [ "${1:-2}" = 26 ]; then
     for s in 0 1 2; do echo "defects generic16_133_s$s 133 --preset fixes --seed $s"; done
   } | xargs -P 4 -L 1 bash -c 'run "$@"' _
 fi
+# Round 27 (a later session, 2026-12-07): goal 4 for the fixes preset as shipped (generic defects,
+# 16 passes): the defects at 4x (532 steps, seeds 1 and 2) and 2x (266 steps, 3 seeds), tracked,
+# three at a time.
+if [ "${1:-2}" = 27 ]; then
+  export -f run; export Q
+  { for s in 1 2; do echo "defects generic16_532_s$s 532 --preset fixes --seed $s --track-test"; done
+    for s in 0 1 2; do echo "defects generic16_266_s$s 266 --preset fixes --seed $s --track-test"; done
+  } | xargs -P 3 -L 1 bash -c 'run "$@"' _
+fi
