@@ -80,9 +80,9 @@ def chance_shares(q: torch.Tensor, splits: int, g: torch.Generator) -> torch.Ten
 
 def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: int, passes: int,
                    g: torch.Generator, clean: float = 0.0, generic: float = 0.0, generic_scale: float = 1.0,
-                   generic_only: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+                   generic_only: bool = False, min_crop: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
     """``passes`` (degraded, original) versions of every high thumbnail: odd passes a random
-    square crop (half to all of the side) resized back, half of them mirrored, each
+    square crop (``min_crop`` to all of the side) resized back, half of them mirrored, each
     degraded by a random low photo's degradation, or (a share ``clean`` of them) left as it is;
     a share ``generic`` of them then gets a ``generic_defect`` (of strength ``generic_scale``),
     and ``generic_only`` leaves out the quantile transfer."""
@@ -92,7 +92,7 @@ def quantile_pairs(high: torch.Tensor, degradation: QuantileDegradation, n_low: 
         for img in high:
             t = img
             if p % 2:
-                c = int(side * (0.5 + 0.5 * float(torch.rand((), generator=g))))
+                c = int(side * (min_crop + (1 - min_crop) * float(torch.rand((), generator=g))))
                 a, b = (int(v) for v in torch.randint(0, side - c + 1, (2,), generator=g))
                 t = resize(t[None, :, a:a + c, b:b + c], (side, side))[0].clamp(0, 1)
             if float(torch.rand((), generator=g)) < 0.5:
@@ -138,6 +138,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--generic-scale", type=float, default=1.0, help="strength of the generic defects")
     ap.add_argument("--generic-only", action="store_true",
                     help="generic defects without the quantile transfer")
+    ap.add_argument("--min-crop", type=float, default=0.5,
+                    help="smallest crop of the odd passes, a share of the side (close-ups)")
     ap.add_argument("--passes", type=int, default=16, help="degraded versions of every high photo")
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
@@ -170,7 +172,8 @@ def main(argv: list[str] | None = None) -> None:
     encoder = resolve_encoder("random").eval()
     head = GlobalCurveHead(use_pixel_stats=args.pixel_stats)
     x_train, t_train = quantile_pairs(high, degradation, len(low), args.passes, g, args.clean,
-                                      args.generic, args.generic_scale, args.generic_only)
+                                      args.generic, args.generic_scale, args.generic_only,
+                                      args.min_crop)
     s_train = summaries(head, encoder, x_train)
     print(f"{len(x_train)} degraded pairs, shrink per channel {degradation.shrink.mean(1).tolist()} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
@@ -183,6 +186,7 @@ def main(argv: list[str] | None = None) -> None:
             + (f"_generic{args.generic:g}" + ("" if args.generic_scale == 1 else f"x{args.generic_scale:g}")
                + ("only" if args.generic_only else "") if args.generic else "")
             + (f"_passes{args.passes}" if args.passes != 16 else "")
+            + (f"_crop{args.min_crop:g}" if args.min_crop != 0.5 else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"
