@@ -101,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "BENCHMARKS.md)")
     t.add_argument("--export", choices=EXPORTS,
                    help="which generators the model gets: average (their weights averaged over the "
-                        "second half of the run, the default), best (by the no-reference check) or last")
+                        "second half of the run, with a head budget only after its last update; the "
+                        "default), best (by the no-reference check) or last")
     t.add_argument("--load-size", type=int, help="photos are first resized to this long side (512)")
     t.add_argument("--crop-size", type=int, help="random crop side (256)")
     t.add_argument("--train-size", type=int, help="crops are resized to this (128; 64 with --minutes "
@@ -316,8 +317,9 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
                     "check (colour distance to the high folder)")
     elif trainer.average:
         n = trainer.average["steps"]
+        after_head = ", after the head's last update" if trainer.config.head_updates and trainer.color else ""
         exported = (f"; the model averages the generators of the last {n} step{'s' if n != 1 else ''} "
-                    "(the second half of the run)")
+                    f"(of the second half of the run{after_head})")
     print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training{exported}",
           file=sys.stderr)
     if args.drop_state:

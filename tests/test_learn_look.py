@@ -3,6 +3,7 @@ best-by-validation export."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,30 @@ def test_the_average_of_the_second_half_is_exported_and_survives_resume(folders,
     resumed.run()
     for key, value in resumed.export_model().g_h.state_dict().items():
         assert torch.allclose(value, exported.g_h.state_dict()[key], atol=1e-6), key
+
+
+def test_with_a_head_budget_the_average_starts_after_the_heads_last_update(folders, random_encoder) -> None:
+    """export "average" with ``head_updates``: the steps of the second half after the head's last
+    update are averaged (steps 4 to 6 of 6 for a budget of 4 steps); a run that ends with the
+    budget exports its last generators, not a mean over the head's decay."""
+    low, high = folders
+    config = tiny_config(low, high, steps=6, color_steps=1, head_updates=4, export="average")
+    trainer = Trainer(config, random_encoder)
+    seen: list[dict[str, torch.Tensor]] = []
+    trainer.run(on_progress=lambda p: seen.append(_generators(trainer)))
+    assert trainer.average["steps"] == 3
+    for key, value in trainer.export_model().g_h.state_dict().items():
+        mean = torch.stack([s[f"g_h.{key}"].float() for s in seen[3:]]).mean(0)
+        assert torch.allclose(value.float(), mean, atol=1e-6), key
+
+    ends_with_budget = Trainer(replace(config, head_updates=6), random_encoder)
+    ends_with_budget.run()
+    assert ends_with_budget.average["steps"] == 1
+    last = _generators(ends_with_budget)
+    exported = ends_with_budget.export_model()
+    for name in ("g_h", "g_l"):
+        for key, value in getattr(exported, name).state_dict().items():
+            assert torch.equal(value, last[f"{name}.{key}"]), (name, key)
 
 
 def test_a_resume_that_changes_the_export_rule_drops_the_old_rules_record(folders, random_encoder,

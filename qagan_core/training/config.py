@@ -67,7 +67,8 @@ class TrainConfig:
     plain identity term teaches G_H's U-Net to undo what the head adds to a
     photo that already has the look).
     ``export``: which generators the model file gets: ``average`` (their weights
-    averaged over the second half of the run, while the learning rate decays),
+    averaged over the second half of the run, while the learning rate decays; with
+    ``head_updates``, over the steps of it after the head's last update),
     ``best`` (those best by the no-reference validation criterion, checked 20
     times over the run) or ``last``. ``minutes``: train for this
     long (the learning rate decays over the time instead of the steps);

@@ -228,7 +228,9 @@ class Trainer:
                 f"U-Net mean {cfg.lambda_unet_mean:g}, {color}"
                 + (", best-by-validation export" if cfg.export == "best" and self.color is not None else "")
                 + (", exporting the weights averaged over the second half" if cfg.export == "average"
-                   else ""))
+                   else "")
+                + (" after the head's last update" if cfg.export == "average" and cfg.head_updates
+                   and self.color is not None else ""))
 
     # ----------------------------------------------------------------- one step
     @property
@@ -430,7 +432,7 @@ class Trainer:
                 self.total_steps = max(self.step, round(self.step * self.budget_s / self.elapsed_s))
                 if self.finished():
                     self.total_steps = self.step
-            if cfg.export == "average" and self._fraction() >= 0.5:
+            if self._averaging():
                 self._add_to_average()
             if on_progress is not None:
                 lr = self.opt_g.param_groups[0]["lr"], self.opt_d.param_groups[0]["lr"]
@@ -469,6 +471,17 @@ class Trainer:
                 "g_l": {k: v.detach().clone() for k, v in self.model.g_l.state_dict().items()},
             }
         return score
+
+    def _averaging(self) -> bool:
+        """Whether export "average" folds in this step: one of the second half, and with
+        ``head_updates`` one after the head's last update. Averaging the head over its own
+        decay would mix its earlier states into the one its schedule ends with; a run that ends
+        with the head's budget exports its last generators (BENCHMARKS.md, "Goal 4 for the
+        fixes preset")."""
+        cfg = self.config
+        if cfg.export != "average" or self._fraction() < 0.5:
+            return False
+        return self.color is None or not cfg.head_updates or self.step * cfg.color_steps >= cfg.head_updates
 
     @torch.no_grad()
     def _add_to_average(self) -> None:
