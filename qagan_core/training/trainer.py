@@ -261,9 +261,13 @@ class Trainer:
             return 0, 0.0
         if not cfg.head_updates:
             return cfg.color_steps, self._lr_factor()
-        left = cfg.head_updates - self.step * cfg.color_steps
+        left = self._head_updates_left()
         head_steps = math.ceil(cfg.head_updates / cfg.color_steps)
         return max(0, min(cfg.color_steps, left)), min(self._lr_factor(), lr_factor(self.step, head_steps))
+
+    def _head_updates_left(self) -> int:
+        """With ``head_updates``: how many of them are still to be made after the steps so far."""
+        return self.config.head_updates - self.step * self.config.color_steps
 
     def train_step(self) -> dict[str, float]:
         """One generator update and one discriminator update; returns the losses."""
@@ -481,7 +485,7 @@ class Trainer:
         cfg = self.config
         if cfg.export != "average" or self._fraction() < 0.5:
             return False
-        return self.color is None or not cfg.head_updates or self.step * cfg.color_steps >= cfg.head_updates
+        return self.color is None or not cfg.head_updates or self._head_updates_left() <= 0
 
     @torch.no_grad()
     def _add_to_average(self) -> None:
