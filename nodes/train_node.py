@@ -307,6 +307,7 @@ class QAGANTrain:
                 raise
             reporter.show(nothing_left or f"done: step {trainer.step} in {reporter.elapsed()}; saved "
                                           f"models/qagan/{model_path.name}")
+            log.info("training done at step %d; the model is %s", trainer.step, trainer.exported())
             model = trainer.export_model()
         curve = tensors.to_comfy(loss_curve_image(result.history))
         loss_map = {"loss": _plottable([float(h["loss_g"]) for h in result.history])}

@@ -311,16 +311,8 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
             signal.signal(sig, handler)
     if not main:
         return 0
-    exported = ""
-    if trainer.best:
-        exported = (f"; the model is the one of step {trainer.best['step']}, best by the no-reference "
-                    "check (colour distance to the high folder)")
-    elif trainer.average:
-        n = trainer.average["steps"]
-        after_head = ", after the head's last update" if trainer.config.head_updates and trainer.color else ""
-        exported = (f"; the model averages the generators of the last {n} step{'s' if n != 1 else ''} "
-                    f"(of the second half of the run{after_head})")
-    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training{exported}",
+    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training; the model is "
+          f"{trainer.exported()}",
           file=sys.stderr)
     if args.drop_state:
         state.unlink(missing_ok=True)

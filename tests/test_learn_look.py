@@ -181,6 +181,27 @@ def test_with_a_head_budget_the_average_starts_after_the_heads_last_update(folde
             assert torch.equal(value, last[f"{name}.{key}"]), (name, key)
 
 
+def test_a_run_that_averaged_nothing_says_why_its_model_is_the_last_generators(folders,
+                                                                                random_encoder) -> None:
+    """export "average" with nothing averaged exports the current generators; the end-of-run text
+    (``Trainer.exported``, printed by the CLI, logged by the Train node) must say so and why."""
+    low, high = folders
+    budget_left = Trainer(tiny_config(low, high, steps=2, color_steps=1, head_updates=4,
+                                      export="average"), random_encoder)
+    budget_left.run()
+    assert budget_left.average is None
+    assert budget_left.exported() == ("the generators of the last step (nothing was averaged: the run "
+                                      "ended before the head's budget was spent)")
+    stopped = Trainer(tiny_config(low, high, steps=6, color_steps=1, export="average"), random_encoder)
+    with pytest.raises(Cancelled):
+        stopped.run(should_stop=lambda: stopped.step == 2)
+    assert stopped.exported().endswith("(nothing was averaged: the run ended before its second half)")
+    averaged = Trainer(tiny_config(low, high, steps=2, color_steps=1, export="average"), random_encoder)
+    averaged.run()
+    assert averaged.exported() == ("the generators averaged over the last 2 steps (of the second half "
+                                   "of the run)")
+
+
 def test_a_resume_that_changes_the_export_rule_drops_the_old_rules_record(folders, random_encoder,
                                                                          tmp_path: Path) -> None:
     """A state trained with export "average" and resumed with "best" (or the reverse) must not

@@ -543,6 +543,27 @@ class Trainer:
             "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }
 
+    def exported(self) -> str:
+        """What ``export_model`` gives, in words (the CLI and the Train node end a run with it)."""
+        cfg = self.config
+        if self.best:
+            return (f"the generators of step {self.best['step']}, best by the no-reference check "
+                    "(colour distance to the high folder)")
+        if self.average:
+            n = self.average["steps"]
+            after_head = ", after the head's last update" if cfg.head_updates and self.color else ""
+            return (f"the generators averaged over the last {n} step{'s' if n != 1 else ''} "
+                    f"(of the second half of the run{after_head})")
+        if cfg.export == "last":
+            return "the generators of the last step"
+        if cfg.export == "best":
+            why = "export best needs the global head's training, which this run has not"
+        elif self.color is not None and cfg.head_updates and self._head_updates_left() > 0:
+            why = "nothing was averaged: the run ended before the head's budget was spent"
+        else:
+            why = "nothing was averaged: the run ended before its second half"
+        return f"the generators of the last step ({why})"
+
     def export_model(self) -> QAGAN:
         """The generators chosen by ``export`` (the current ones until there is an average or a
         best) as an enhancement model (in eval mode)."""

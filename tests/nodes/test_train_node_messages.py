@@ -23,15 +23,19 @@ def test_the_node_writes_durations_as_the_library_does(pack) -> None:
 
 
 def test_queueing_a_finished_training_again_says_nothing_is_left(pack, comfyui, comfy_dirs, caplog) -> None:
-    """Resume 'auto' of a model already at its target step: a clear status text and log line,
-    and the model is still returned."""
+    """A run's log says which generators the model is; resume 'auto' of a model already at its
+    target step: a clear status text and log line, and the model is still returned."""
     common = _module("nodes.common")
     settings = dict(batch_size=1, crop_size=32, train_size=32, save_every=0, preview_every=0,
                     encoder=common.ENCODER_RANDOM, steps=1, unique_id="3")
     train = pack.NODE_CLASS_MAPPINGS["QAGANTrain"]()
     with torch.inference_mode():
-        train.train("qagan_low", "qagan_high", "finished", **settings)
+        with caplog.at_level(logging.INFO, logger="qagan"):
+            train.train("qagan_low", "qagan_high", "finished", **settings)
         assert comfyui.texts[-1][1].startswith("done: step 1 in ")
+        assert "training done at step 1; the model is the generators averaged over the last 1 step" \
+            in caplog.text  # what the model is, as the CLI says it (Trainer.exported)
+        caplog.clear()
         with caplog.at_level(logging.WARNING, logger="qagan"):
             model, _, loss = train.train("qagan_low", "qagan_high", "finished", **settings)
     expected = ("nothing left to train: finished is already at step 1 of 1; raise steps or set "
