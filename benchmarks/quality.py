@@ -51,6 +51,7 @@ from benchmarks.looks import GRADES  # noqa: E402
 from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
 from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
 from qagan_core.training import budget_sizes, preset_settings  # noqa: E402
+from qagan_core.training.config import PRESETS  # noqa: E402
 from qagan_core.training.trainer import fold_into_mean  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"
@@ -768,7 +769,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                    help="with --minutes or --product-steps: a TrainConfig setting over the product's "
                         "(repeatable), e.g. lambda_idt=25")
-    p.add_argument("--preset", default="default", help="with --minutes: default or paper")
+    p.add_argument("--preset", default="default", choices=PRESETS,
+                   help="with --minutes or --product-steps: the product's preset")
     p.add_argument("--color-steps", type=int, default=None, help="with --minutes: ablation")
     p.add_argument("--head-objective", default=None, help="with --minutes: ablation (pairs, colors)")
     p.add_argument("--export", default=None, choices=("average", "best", "last"),
