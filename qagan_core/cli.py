@@ -311,9 +311,8 @@ def _train(args: argparse.Namespace, group: distributed.Distributed | None) -> i
             signal.signal(sig, handler)
     if not main:
         return 0
-    print(f"ran {trainer.step} steps in {trainer.elapsed_s / 60:.1f} min of training; the model is "
-          f"{trainer.exported()}",
-          file=sys.stderr)
+    print(f"ran {trainer.step} step{'s' if trainer.step != 1 else ''} in {trainer.elapsed_s / 60:.1f} min "
+          f"of training; the model is {trainer.exported()}", file=sys.stderr)
     if args.drop_state:
         state.unlink(missing_ok=True)
         print(f"model written to {out} (training state deleted: --drop-state)")
