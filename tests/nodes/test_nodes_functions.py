@@ -265,7 +265,7 @@ def test_paths_are_not_hardcoded() -> None:
 
 def test_train_minutes_and_paper_preset(pack, comfy_env, comfy_dirs, monkeypatch) -> None:
     """minutes > 0 trains for the time (CPU: the budget's batch and sizes); preset paper turns
-    the additions off."""
+    the additions off; preset fixes trains the head on quantile pairs with generic defects."""
     common = sys.modules[f"{PACK_NAME}.nodes.common"]
     trainer_module = sys.modules[f"{PACK_NAME}.qagan_core.training.trainer"]
 
@@ -295,6 +295,13 @@ def test_train_minutes_and_paper_preset(pack, comfy_env, comfy_dirs, monkeypatch
                                   crop_size=32, train_size=32, save_every=0, preview_every=0,
                                   encoder=common.ENCODER_RANDOM, preset="paper")
     assert model.g_h.curve is None and model.info["training"]["lambda_idt"] == 0
+    with torch.inference_mode():
+        fixes, _, _ = train.train("qagan_low", "qagan_high", "fixes", steps=1, batch_size=1,
+                                  crop_size=32, train_size=32, save_every=0, preview_every=0,
+                                  encoder=common.ENCODER_RANDOM, preset="fixes")
+    training = fixes.info["training"]
+    assert (training["head_objective"], training["head_generic_defects"]) == ("quantile_pairs", 0.5)
+    assert fixes.g_h.curve.use_pixel_stats
     # one step: its value twice, apart by a millionth, so ComfyUI's Plot Loss Graph can scale it
     assert len(loss["loss"]) == 2 and max(loss["loss"]) > min(loss["loss"])
 
