@@ -263,3 +263,13 @@ if [ "${1:-2}" = 27 ]; then
     for s in 0 1 2; do echo "defects generic16_266_s$s 266 --preset fixes --seed $s --track-test"; done
   } | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
+# Round 28 (a later session, 2026-12-07): goal 3 at the literal budget, as a user runs it: the
+# fixes preset with --minutes 15 (not a fixed step count) on the defects, 3 seeds, one run at a
+# time with two threads on an otherwise idle machine (seed 0 was started by hand, the others after it
+# by the same command).
+if [ "${1:-2}" = 28 ]; then
+  for s in 0 1 2; do
+    $Q --out benchmarks/out/defects train "fixes15min_s$s" --minutes 15 --preset fixes --threads 2 --seed "$s" \
+      --log-every 10 > "benchmarks/out/logs/defects_fixes15min_s$s.log" 2>&1
+  done
+fi
