@@ -50,8 +50,7 @@ from benchmarks.defects import DEFECT_RANGES, VISIBLE_PSNR, quantise, visible_de
 from benchmarks.looks import GRADES  # noqa: E402
 from qagan_core import ModelConfig, TrainConfig, Trainer, enhance  # noqa: E402
 from qagan_core.metrics import psnr_per_image, ssim_per_image  # noqa: E402
-from qagan_core.training import budget_sizes, preset_settings  # noqa: E402
-from qagan_core.training.config import PRESETS  # noqa: E402
+from qagan_core.training import PRESETS, budget_sizes, preset_settings  # noqa: E402
 from qagan_core.training.trainer import fold_into_mean  # noqa: E402
 
 DEFAULT_PHOTOS = REPO.parent / "shared" / "data" / "photos"

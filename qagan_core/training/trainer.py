@@ -229,8 +229,8 @@ class Trainer:
                 + (", best-by-validation export" if cfg.export == "best" and self.color is not None else "")
                 + (", exporting the weights averaged over the second half" if cfg.export == "average"
                    else "")
-                + (" after the head's last update" if cfg.export == "average" and cfg.head_updates
-                   and self.color is not None else ""))
+                + (" after the head's last update" if cfg.export == "average" and self._head_budgeted()
+                   else ""))
 
     # ----------------------------------------------------------------- one step
     @property
@@ -264,6 +264,10 @@ class Trainer:
         left = self._head_updates_left()
         head_steps = math.ceil(cfg.head_updates / cfg.color_steps)
         return max(0, min(cfg.color_steps, left)), min(self._lr_factor(), lr_factor(self.step, head_steps))
+
+    def _head_budgeted(self) -> bool:
+        """Whether the global head trains with a budget of updates (``head_updates``)."""
+        return self.color is not None and bool(self.config.head_updates)
 
     def _head_updates_left(self) -> int:
         """With ``head_updates``: how many of them are still to be made after the steps so far."""
@@ -485,7 +489,7 @@ class Trainer:
         cfg = self.config
         if cfg.export != "average" or self._fraction() < 0.5:
             return False
-        return self.color is None or not cfg.head_updates or self._head_updates_left() <= 0
+        return not self._head_budgeted() or self._head_updates_left() <= 0
 
     @torch.no_grad()
     def _add_to_average(self) -> None:
@@ -551,14 +555,14 @@ class Trainer:
                     "(colour distance to the high folder)")
         if self.average:
             n = self.average["steps"]
-            after_head = ", after the head's last update" if cfg.head_updates and self.color else ""
+            after_head = ", after the head's last update" if self._head_budgeted() else ""
             return (f"the generators averaged over the last {n} step{'s' if n != 1 else ''} "
                     f"(of the second half of the run{after_head})")
         if cfg.export == "last":
             return "the generators of the last step"
         if cfg.export == "best":
             why = "export best needs the global head's training, which this run has not"
-        elif self.color is not None and cfg.head_updates and self._head_updates_left() > 0:
+        elif self._head_budgeted() and self._head_updates_left() > 0:
             why = "nothing was averaged: the run ended before the head's budget was spent"
         else:
             why = "nothing was averaged: the run ended before its second half"
