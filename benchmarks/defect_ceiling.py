@@ -94,15 +94,19 @@ def head_outputs(head: GlobalCurveHead, encoder: torch.nn.Module,
 
 
 def regress_head(head: GlobalCurveHead, s_train: torch.Tensor, x_px: torch.Tensor, t_px: torch.Tensor,
-                 iters: int, g: torch.Generator, lr: float = 1e-3, batch: int = 32) -> None:
+                 iters: int, g: torch.Generator, lr: float = 1e-3, batch: int = 32,
+                 log_floor: float = 0.0) -> None:
     """Teach ``head`` to map thumbnails ``x_px`` (head inputs ``s_train``) to ``t_px`` by L2:
-    ``iters`` Adam updates of ``batch`` pairs, the learning rate decaying from ``lr`` along a cosine."""
+    ``iters`` Adam updates of ``batch`` pairs, the learning rate decaying from ``lr`` along a cosine.
+    With ``log_floor`` > 0 the loss is each pair's log(MSE + log_floor) instead, averaged: minus
+    the mean PSNR of the pairs (floored), the benchmark's own measure."""
     optimizer = torch.optim.Adam(head.parameters(), lr=lr)
     for it in range(iters):
         for group in optimizer.param_groups:
             group["lr"] = lr * 0.5 * (1 + np.cos(np.pi * it / iters))
         b = torch.randint(len(x_px), (batch,), generator=g)
-        loss = (apply_curve(x_px[b], *head.from_summary(s_train[b])) - t_px[b]).pow(2).mean()
+        err = (apply_curve(x_px[b], *head.from_summary(s_train[b])) - t_px[b]).pow(2)
+        loss = (err.mean((1, 2, 3)) + log_floor).log().mean() if log_floor > 0 else err.mean()
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

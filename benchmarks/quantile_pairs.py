@@ -41,6 +41,9 @@ high folder (no truth needed; a candidate rule for choosing the shrink):
 
     python benchmarks/quantile_pairs.py --out benchmarks/out/defects --pixel-stats --generic 0.5 --seed 0
     python benchmarks/quality.py --out benchmarks/out/defects summary quantile_pairs_px
+
+``--log-floor 3e-4`` regresses the head by each pair's log(MSE + 3e-4), minus its PSNR, instead
+of the L2 (BENCHMARKS.md, "The head regressed by each pair's PSNR"; not kept).
 """
 
 from __future__ import annotations
@@ -144,6 +147,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--iters", type=int, default=2000, help="regression updates of the head")
     ap.add_argument("--pixel-stats", action="store_true",
                     help="the head also sees the thumbnail's pixel statistics")
+    ap.add_argument("--log-floor", type=float, default=0.0,
+                    help="regress by each pair's log(MSE + this) (minus its PSNR) instead of the L2")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -177,7 +182,8 @@ def main(argv: list[str] | None = None) -> None:
     s_train = summaries(head, encoder, x_train)
     print(f"{len(x_train)} degraded pairs, shrink per channel {degradation.shrink.mean(1).tolist()} "
           f"({time.perf_counter() - start:.0f} s)", flush=True)
-    regress_head(head, s_train, thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE), args.iters, g)
+    regress_head(head, s_train, thumbnail(x_train, PIXEL_SIZE), thumbnail(t_train, PIXEL_SIZE), args.iters, g,
+                 log_floor=args.log_floor)
 
     distance = folder_distance(head, encoder, low, high)
     pairs = test_pairs(out)
@@ -187,13 +193,16 @@ def main(argv: list[str] | None = None) -> None:
                + ("only" if args.generic_only else "") if args.generic else "")
             + (f"_passes{args.passes}" if args.passes != 16 else "")
             + (f"_crop{args.min_crop:g}" if args.min_crop != 0.5 else "")
+            + (f"_log{args.log_floor:g}" if args.log_floor else "")
+            + (f"_iters{args.iters}" if args.iters != 2000 else "")
             + ("_px" if args.pixel_stats else "") + f"_s{args.seed}")
     result = evaluate(name, head_outputs(head, encoder, pairs), pairs, out)
     result["budget"] = (f"quantile-transfer degradation (shrink {args.shrink}"
                         f"{', pooled difference' if args.pooled else ''}"
                         f"{f', {args.clean:g} of the pairs clean' if args.clean else ''}), "
                         f"{len(x_train)} pairs, "
-                        f"{args.iters} regression updates of the head")
+                        f"{args.iters} regression updates of the head"
+                        f"{f' (log MSE, floor {args.log_floor:g})' if args.log_floor else ''}")
     result["folder_distance"] = distance
     result["seconds"] = time.perf_counter() - start
     write_result(out, result)
