@@ -285,7 +285,7 @@ fi
 # Round 30 (a later session, 2026-12-07): the fixes preset with the head regressed by each pair's
 # log(MSE + 3e-4) (minus its PSNR, floored) instead of the L2 (head_log_floor; BENCHMARKS.md,
 # "The head regressed by each pair's PSNR"), 133 steps, 3 seeds, three at a time. Not kept: the
-# option was removed after this round (run it at the commit that adds this round).
+# option was removed after this round (run it at commit 1b22e63).
 if [ "${1:-2}" = 30 ]; then
   export -f run; export Q
   for s in 0 1 2; do echo "defects log3e-4_133_s$s 133 --preset fixes --seed $s --set head_log_floor=3e-4"; done \

@@ -76,7 +76,6 @@ class ColorTraining:
         self.fit_updates = config.degradation_updates
         self.fits = config.degradation_fits
         self.generic_rate = config.head_generic_defects
-        self.log_floor = config.head_log_floor
         with torch.no_grad():
             summaries = []
             for flip in (False, True):
@@ -151,10 +150,7 @@ class ColorTraining:
         summary, degraded, original = self.pairs
         pick = torch.randint(summary.shape[0], (PAIR_BATCH,), generator=self.generator).to(self.device)
         out = apply_curve(degraded[pick], *self.head.from_summary(summary[pick]))
-        err = (out - original[pick]).pow(2)
-        if self.log_floor:  # minus the pairs' mean PSNR, floored (TrainConfig.head_log_floor)
-            return (err.mean((1, 2, 3)) + self.log_floor).log().mean()
-        return err.mean()
+        return (out - original[pick]).pow(2).mean()
 
     def _make_pairs(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Make the degradation (fit it, unless restored, for "pairs") and degrade the high

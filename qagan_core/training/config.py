@@ -60,10 +60,6 @@ class TrainConfig:
     also get a random global defect of fixed strengths (``quantiles.generic_defect``), a prior
     for per-photo defects that the folders' statistics cannot see at a few dozen photos; 0 by
     default, 0.5 in the ``fixes`` preset (BENCHMARKS.md, "Generic defects").
-    ``head_log_floor`` (with either pair objective): 0 regresses the head by the L2 over a
-    batch of pairs; above 0, by the mean over the pairs of log(MSE + ``head_log_floor``):
-    minus each pair's PSNR (floored), so that a pair that needs little change counts as much
-    as one that needs much.
     ``degradation_updates``: updates fitting the degradation of ``pairs``;
     ``degradation_fits``: how many such fits it is the mean of.
     ``degraded_identity`` (with either pair objective): G_H's identity term gets the high
@@ -106,7 +102,6 @@ class TrainConfig:
     head_weight_decay: float = 0.0
     head_updates: int = 0
     head_generic_defects: float = 0.0
-    head_log_floor: float = 0.0
     color_batch: int = 16
     head_objective: str = "pairs"
     degradation_updates: int = 200
@@ -172,7 +167,6 @@ class TrainConfig:
             (0 <= self.head_generic_defects <= 1, "head_generic_defects must be from 0 to 1"),
             (not self.head_generic_defects or self.head_objective == "quantile_pairs",
              "head_generic_defects needs head_objective quantile_pairs"),
-            (self.head_log_floor >= 0, "head_log_floor must be >= 0"),
             (self.color_batch >= 1, "color_batch must be at least 1"),
             (self.degradation_updates >= 1, "degradation_updates must be at least 1"),
             (self.degradation_fits >= 1, "degradation_fits must be at least 1"),
