@@ -291,3 +291,13 @@ if [ "${1:-2}" = 30 ]; then
   for s in 0 1 2; do echo "defects log3e-4_133_s$s 133 --preset fixes --seed $s --set head_log_floor=3e-4"; done \
     | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
+# Round 31 (the same session, after round 30): the default preset at the literal budget, alone with
+# two threads, as round 29: cool_matte seed 0 (started by hand with the same command), then punchy
+# (the look with the lowest gain) seeds 1 and 2, so that one look has all 3 seeds at --minutes 15.
+if [ "${1:-2}" = 31 ]; then
+  for job in cool_matte:0 punchy:1 punchy:2; do
+    look=${job%:*} s=${job#*:}
+    $Q --out "benchmarks/out/$look" train "default15min_s$s" --minutes 15 --threads 2 --seed "$s" --log-every 10 \
+      > "benchmarks/out/logs/${look}_default15min_s$s.log" 2>&1
+  done
+fi
