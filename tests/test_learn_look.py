@@ -181,6 +181,28 @@ def test_with_a_head_budget_the_average_starts_after_the_heads_last_update(folde
             assert torch.equal(value, last[f"{name}.{key}"]), (name, key)
 
 
+def test_a_resumed_average_that_includes_steps_before_the_heads_last_update_starts_again(
+        folders, random_encoder, tmp_path: Path, caplog) -> None:
+    """A state whose average folds in steps before the head's last update (saved before the
+    average waited for the head's budget, or resumed with another budget) must not be mixed
+    with the rule of the resumed run: its average starts again, after the head's last update."""
+    low, high = folders
+    state = tmp_path / "s.state.safetensors"
+    stopped = Trainer(tiny_config(low, high, steps=6, color_steps=1, export="average"), random_encoder,
+                      state_path=state)
+    with pytest.raises(Cancelled):
+        stopped.run(should_stop=lambda: stopped.step == 5)
+    assert stopped.average["steps"] == 3  # steps 3 to 5: no head budget
+    with caplog.at_level("WARNING", logger="qagan"):
+        resumed = Trainer.resume(state, {"head_updates": 5}, encoder=random_encoder)
+    assert resumed.average is None
+    assert "includes steps before the head's last update" in caplog.text
+    kept = Trainer.resume(state, {"head_updates": 3}, encoder=random_encoder)  # spent at step 3
+    assert kept.average["steps"] == 3
+    resumed.run()
+    assert resumed.average["steps"] == 1  # step 6 only; step 5 made the head's last update
+
+
 def test_a_run_that_averaged_nothing_says_why_its_model_is_the_last_generators(folders,
                                                                                 random_encoder) -> None:
     """export "average" with nothing averaged exports the current generators; the end-of-run text

@@ -269,6 +269,13 @@ class Trainer:
         """Whether the global head trains with a budget of updates (``head_updates``)."""
         return self.color is not None and bool(self.config.head_updates)
 
+    def _steps_after_head(self) -> int:
+        """How many of the steps so far come after the head's last update (all of them without
+        ``head_updates``): the most that export "average" can have folded in."""
+        if not self._head_budgeted():
+            return self.step
+        return max(0, self.step - math.ceil(self.config.head_updates / self.config.color_steps) + 1)
+
     def _head_updates_left(self) -> int:
         """With ``head_updates``: how many of them are still to be made after the steps so far."""
         return self.config.head_updates - self.step * self.config.color_steps
@@ -640,7 +647,12 @@ class Trainer:
         # Only the record of this run's export rule (a resume may change the rule).
         if state.best is not None and self.config.export == "best":
             self.best = dict(state.best)
-        if state.average is not None and self.config.export == "average":
+        if (state.average is not None and self.config.export == "average"
+                and state.average["steps"] > self._steps_after_head()):
+            log.warning("%s: its average of the generators includes steps before the head's last update "
+                        "(saved by an older version, or with another head budget); averaging starts again",
+                        path)
+        elif state.average is not None and self.config.export == "average":
             self.average = {"steps": state.average["steps"]}
             for name, module, what in (("g_h", self.model.g_h, "averaged G_H"),
                                        ("g_l", self.model.g_l, "averaged G_L")):
