@@ -261,20 +261,23 @@ class Trainer:
             return 0, 0.0
         if not cfg.head_updates:
             return cfg.color_steps, self._lr_factor()
-        left = self._head_updates_left()
-        head_steps = math.ceil(cfg.head_updates / cfg.color_steps)
-        return max(0, min(cfg.color_steps, left)), min(self._lr_factor(), lr_factor(self.step, head_steps))
+        updates = max(0, min(cfg.color_steps, self._head_updates_left()))
+        return updates, min(self._lr_factor(), lr_factor(self.step, self._head_steps()))
 
     def _head_budgeted(self) -> bool:
         """Whether the global head trains with a budget of updates (``head_updates``)."""
         return self.color is not None and bool(self.config.head_updates)
 
+    def _head_steps(self) -> int:
+        """With ``head_updates``: the steps that make them; the last of them makes the head's last update."""
+        return math.ceil(self.config.head_updates / self.config.color_steps)
+
     def _steps_after_head(self) -> int:
-        """How many of the steps so far come after the head's last update (all of them without
-        ``head_updates``): the most that export "average" can have folded in."""
+        """How many of the steps so far are the step of the head's last update or after it (all
+        of them without ``head_updates``): the most that export "average" can have folded in."""
         if not self._head_budgeted():
             return self.step
-        return max(0, self.step - math.ceil(self.config.head_updates / self.config.color_steps) + 1)
+        return max(0, self.step - self._head_steps() + 1)
 
     def _head_updates_left(self) -> int:
         """With ``head_updates``: how many of them are still to be made after the steps so far."""
