@@ -292,7 +292,7 @@ if [ "${1:-2}" = 30 ]; then
     | xargs -P 3 -L 1 bash -c 'run "$@"' _
 fi
 # Round 31 (the same session, after round 30): the default preset at the literal budget, alone with
-# two threads, as round 29: cool_matte seed 0 (started by hand with the same command), then punchy
+# two threads, as round 29: cool_matte seed 0, then punchy
 # (the look with the lowest gain) seeds 1 and 2, so that one look has all 3 seeds at --minutes 15.
 if [ "${1:-2}" = 31 ]; then
   for job in cool_matte:0 punchy:1 punchy:2; do
