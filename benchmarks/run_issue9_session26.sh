@@ -301,3 +301,11 @@ if [ "${1:-2}" = 31 ]; then
       > "benchmarks/out/logs/${look}_default15min_s$s.log" 2>&1
   done
 fi
+# Round 32 (the same session, after round 31 and a CI run): warm seeds 1 and 2 at the literal budget,
+# alone with two threads, as round 31, so that a second look has all 3 seeds at --minutes 15.
+if [ "${1:-2}" = 32 ]; then
+  for s in 1 2; do
+    $Q --out benchmarks/out/warm train "default15min_s$s" --minutes 15 --threads 2 --seed "$s" --log-every 10 \
+      > "benchmarks/out/logs/warm_default15min_s$s.log" 2>&1
+  done
+fi
