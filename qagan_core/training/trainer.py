@@ -650,17 +650,17 @@ class Trainer:
         # Only the record of this run's export rule (a resume may change the rule).
         if state.best is not None and self.config.export == "best":
             self.best = dict(state.best)
-        if (state.average is not None and self.config.export == "average"
-                and state.average["steps"] > self._steps_after_head()):
-            log.warning("%s: its average of the generators includes steps before the head's last update "
-                        "(saved by an older version, or with another head budget); averaging starts again",
-                        path)
-        elif state.average is not None and self.config.export == "average":
-            self.average = {"steps": state.average["steps"]}
-            for name, module, what in (("g_h", self.model.g_h, "averaged G_H"),
-                                       ("g_l", self.model.g_l, "averaged G_L")):
-                load_weights(copy.deepcopy(module), state.average[name], what, path)  # checks it fits
-                self.average[name] = {k: v.to(self.device) for k, v in state.average[name].items()}
+        if state.average is not None and self.config.export == "average":
+            if state.average["steps"] > self._steps_after_head():
+                log.warning("%s: its average of the generators includes steps before the head's last "
+                            "update (saved by an older version, or with another head budget); averaging "
+                            "starts again", path)
+            else:
+                self.average = {"steps": state.average["steps"]}
+                for name, module, what in (("g_h", self.model.g_h, "averaged G_H"),
+                                           ("g_l", self.model.g_l, "averaged G_L")):
+                    load_weights(copy.deepcopy(module), state.average[name], what, path)  # checks it fits
+                    self.average[name] = {k: v.to(self.device) for k, v in state.average[name].items()}
         if self.budget_s:
             self.total_steps = max(self.step, round(self.step * self.budget_s / max(self.elapsed_s, 1e-9)))
         self.history = list(state.history)
