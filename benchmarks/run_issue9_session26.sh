@@ -309,3 +309,11 @@ if [ "${1:-2}" = 32 ]; then
       > "benchmarks/out/logs/warm_default15min_s$s.log" 2>&1
   done
 fi
+# Round 33 (a later session, 2026-12-07): cool_matte seeds 1 and 2 at the literal budget, alone
+# with two threads, as rounds 31 and 32, so that all three looks have 3 seeds at --minutes 15.
+if [ "${1:-2}" = 33 ]; then
+  for s in 1 2; do
+    $Q --out benchmarks/out/cool_matte train "default15min_s$s" --minutes 15 --threads 2 --seed "$s" --log-every 10 \
+      > "benchmarks/out/logs/cool_matte_default15min_s$s.log" 2>&1
+  done
+fi
