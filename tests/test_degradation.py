@@ -52,7 +52,8 @@ def test_the_trained_degradation_is_the_mean_of_several_fits() -> None:
     assert not torch.allclose(fits[0], fits[1])  # each fit has its own start and draws
     mean = fit_mean_degradation(high, low, torch.Generator().manual_seed(0), 30, 1e-2, 8, fits=3)
     with torch.no_grad():
-        assert torch.allclose(mean.mlp(torch.zeros(1, 0)), torch.stack(fits).mean(0), atol=1e-6)
+        # the fits run side by side (fit_mean_degradation) and are the same fits, bit for bit
+        assert torch.equal(mean.mlp(torch.zeros(1, 0)), torch.stack(fits).mean(0))
     assert not any(p.requires_grad for p in mean.parameters())
 
 

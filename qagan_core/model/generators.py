@@ -130,7 +130,10 @@ class GlobalCurveHead(nn.Module):
 
     def from_summary(self, stats: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The transform (mix, bias, knots) for input vectors from ``summarize``."""
-        p = self.mlp(stats)
+        return self.transform(self.mlp(stats))
+
+    def transform(self, p: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The transform (mix, bias, knots) of the MLP's outputs ``p`` ``[B, 9 + 3 + 3 * knots]``."""
         b = p.shape[0]
         mix = torch.eye(3, device=p.device, dtype=p.dtype).expand(b, 3, 3) + p[:, :9].view(b, 3, 3)
         bias = p[:, 9:12]
