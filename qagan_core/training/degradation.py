@@ -71,6 +71,13 @@ def new_degradation(z_dim: int) -> GlobalCurveHead:
         return GlobalCurveHead(channels=z_dim // 2, hidden=128)
 
 
+def fit_target(high: torch.Tensor, low: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """What a degradation is fitted to: the low thumbnails' descriptors (as they are and
+    mirrored) and a scale per statistic, so that every statistic counts alike."""
+    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
+    return target, torch.cat([descriptor(high), target]).std(0) + 1e-3
+
+
 def fit_degradation(high: torch.Tensor, low: torch.Tensor, z_dim: int, g: torch.Generator,
                     updates: int, lr: float, batch: int) -> GlobalCurveHead:
     """The degradation ``z [B, z_dim] -> transform`` that makes ``high`` thumbnails look
@@ -81,8 +88,7 @@ def fit_degradation(high: torch.Tensor, low: torch.Tensor, z_dim: int, g: torch.
     near the identity. ``updates`` of Adam, ``batch`` photos each, the learning
     rate decaying from ``lr`` along a cosine.
     """
-    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
-    scale = torch.cat([descriptor(high), target]).std(0) + 1e-3  # every statistic counts alike
+    target, scale = fit_target(high, low)
     degradation = new_degradation(z_dim)
     for p in degradation.mlp[-1].parameters():
         torch.nn.init.normal_(p, std=1e-3, generator=g)
@@ -116,8 +122,7 @@ def fit_mean_degradation(high: torch.Tensor, low: torch.Tensor, g: torch.Generat
     parameters), each with the draws of ``g`` that ``fit_degradation`` would take in turn:
     the same fits as ``fits`` calls of it, in one pass of small tensors instead of ``fits``.
     """
-    target = torch.cat([descriptor(low), descriptor(low.flip(-1))])
-    scale = torch.cat([descriptor(high), target]).std(0) + 1e-3  # every statistic counts alike
+    target, scale = fit_target(high, low)
     base = new_degradation(0)
     first, middle, last = base.mlp[0], base.mlp[2], base.mlp[4]
     starts, picks, directions = [], [], []
