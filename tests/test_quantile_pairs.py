@@ -94,3 +94,28 @@ def test_a_generic_defect_moves_exposure_and_colour_both_ways() -> None:
     assert float(luma.min()) < -0.1 and float(luma.max()) > 0.1, (luma.min(), luma.max())
     assert float(warmth.min()) < -0.05 and float(warmth.max()) > 0.05, (warmth.min(), warmth.max())
     assert abs(float(luma.mean())) < 0.03 and abs(float(warmth.mean())) < 0.02
+
+
+def test_an_exposure_error_scales_the_chroma_with_the_luma() -> None:
+    """A real exposure error is a gain on R, G and B, so it scales the opponent chroma by the
+    factor it scales the luma: a darkened pair that kept its full colour would teach the head
+    that a strongly coloured photo is an under-exposed one (the leaf in BENCHMARKS.md). Among
+    the draws that change the luma of a luma ramp by one factor (an exposure, no gamma or
+    contrast) and the chroma by one factor (no cast), none may keep the chroma as it was."""
+    luma = torch.linspace(0.2, 0.5, 16).view(1, 16).expand(16, 16)
+    chroma = torch.tensor([0.12, -0.10]).view(2, 1, 1).expand(2, 16, 16)
+    photo = from_opponent(torch.cat([luma[None], chroma])[None])[0]
+    photo = (photo * 255).round() / 255
+    o_in = to_opponent(photo[None])[0]
+    g = torch.Generator().manual_seed(0)
+    exposures = []
+    for _ in range(400):
+        o_out = to_opponent(generic_defect(photo, g)[None])[0]
+        luma_ratio, chroma_ratio = o_out[0] / o_in[0], o_out[1:] / o_in[1:]
+        one_luma_factor = float(luma_ratio.amax() - luma_ratio.amin()) < 0.015
+        one_chroma_factor = float(chroma_ratio.amax() - chroma_ratio.amin()) < 0.1
+        if one_luma_factor and one_chroma_factor and abs(float(luma_ratio.mean()) - 1) > 0.05:
+            exposures.append((float(luma_ratio.mean()), float(chroma_ratio.mean())))
+    assert len(exposures) >= 5, exposures
+    assert all(abs(c - 1) > 0.03 for _, c in exposures), exposures
+    assert any(abs(c - e) < 0.03 for e, c in exposures), exposures

@@ -83,8 +83,9 @@ def deconvolved_share(q_low: torch.Tensor, q_high: torch.Tensor) -> torch.Tensor
 
 def generic_defect(x: torch.Tensor, g: torch.Generator, scale: float = 1.0) -> torch.Tensor:
     """Photo ``x`` ``[3,H,W]`` with a random global defect, on the 8-bit grid. In the opponent
-    channels, each part drawn with probability 1/2 (``g``): a luma gain (log -0.35..0.35, about
-    a stop either way), a luma gamma (log -0.4..0.4), a contrast about the photo's mean luma
+    channels, each part drawn with probability 1/2 (``g``): a gain (log -0.35..0.35, about a
+    stop either way) on the luma and the chroma alike, as an exposure error scales R, G and B;
+    a luma gamma (log -0.4..0.4), a contrast about the photo's mean luma
     (0.6..1.15), a chroma offset (-0.06..0.06 per chroma channel: a cast) and a chroma gain
     (0.5..1.3: saturation). ``scale`` multiplies every strength (1: the ``fixes`` preset's)."""
 
@@ -93,8 +94,9 @@ def generic_defect(x: torch.Tensor, g: torch.Generator, scale: float = 1.0) -> t
 
     o = to_opponent(x[None].float())[0]
     luma, chroma = o[0].clamp(0, 1), o[1:]
-    if draw(0, 1) < 0.5:
-        luma = luma * math.exp(scale * draw(-0.35, 0.35))
+    if draw(0, 1) < 0.5:  # an exposure error scales R, G and B: the chroma with the luma
+        gain = math.exp(scale * draw(-0.35, 0.35))
+        luma, chroma = luma * gain, chroma * gain
     if draw(0, 1) < 0.5:
         luma = luma.clamp(0, 1) ** math.exp(scale * draw(-0.4, 0.4))
     if draw(0, 1) < 0.5:
