@@ -44,6 +44,10 @@ high folder (no truth needed; a candidate rule for choosing the shrink):
 
 ``--log-floor 3e-4`` regresses the head by each pair's log(MSE + 3e-4), minus its PSNR, instead
 of the L2 (BENCHMARKS.md, "The head regressed by each pair's PSNR"; not kept).
+
+``--on-originals`` also enhances the test photos' originals with the trained head and scores
+each output against the photo itself (``results/<name>_originals.json``): what the head does to
+photos that need no fix (BENCHMARKS.md, "What brightens the leaf").
 """
 
 from __future__ import annotations
@@ -149,6 +153,9 @@ def main(argv: list[str] | None = None) -> None:
                     help="the head also sees the thumbnail's pixel statistics")
     ap.add_argument("--log-floor", type=float, default=0.0,
                     help="regress by each pair's log(MSE + this) (minus its PSNR) instead of the L2")
+    ap.add_argument("--on-originals", action="store_true",
+                    help="also enhance the test photos' originals (the photo itself is the truth): "
+                         "what the head does to photos that need no fix, result '<name>_originals'")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args(argv)
@@ -206,6 +213,11 @@ def main(argv: list[str] | None = None) -> None:
     result["folder_distance"] = distance
     result["seconds"] = time.perf_counter() - start
     write_result(out, result)
+    if args.on_originals:
+        originals = [(n, t, t) for n, _, t in pairs]
+        result = evaluate(f"{name}_originals", head_outputs(head, encoder, originals), originals, out)
+        result["budget"] = "the same head on the test photos' originals (truth: the photo itself)"
+        write_result(out, result)
 
 
 if __name__ == "__main__":
